@@ -1,0 +1,119 @@
+package detect
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Request is one HTTP request as seen at the enforcement point, independent of
+// how it arrived (ext_authz gRPC, the HTTP authz endpoint, a replayed log).
+type Request struct {
+	// ID correlates the request with its access-log entry: x-request-id when
+	// present (Envoy's ext_authz request.http.id is a stream id, not this).
+	ID   string
+	Time time.Time
+
+	// ClientIP is the client as derived from x-forwarded-for with the
+	// configured trusted hops (or x-envoy-external-address); PeerIP is only
+	// the L4 peer that talked to Envoy. ClientIP is invalid when unknown.
+	ClientIP netip.Addr
+	PeerIP   netip.Addr
+
+	Method   string
+	Scheme   string
+	Host     string // :authority, lower-case, port kept
+	Path     string // :path including the query string
+	Protocol string // "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"
+
+	// Headers holds the request headers with lower-case names; duplicates are
+	// joined with "," as Envoy does. Pseudo-headers are not included.
+	Headers Headers
+	// HeaderOrder lists header names in wire order when the transport knows
+	// it (ext_authz with encode_raw_headers); nil otherwise.
+	HeaderOrder []string
+
+	// ContextExtensions are Envoy's per-route check_settings.context_extensions.
+	ContextExtensions map[string]string
+
+	// Session is the state carried by a valid session cookie, nil when the
+	// request carried none (or an invalid one). Filled by the session engine.
+	Session *Session
+}
+
+// Headers is a lower-case header map.
+type Headers map[string]string
+
+// Get returns the value of header name (any case).
+func (h Headers) Get(name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	return h[strings.ToLower(name)]
+}
+
+// Has reports whether header name (any case) is present.
+func (h Headers) Has(name string) bool {
+	if _, ok := h[name]; ok {
+		return true
+	}
+	_, ok := h[strings.ToLower(name)]
+	return ok
+}
+
+// UserAgent returns the user-agent header.
+func (r *Request) UserAgent() string { return r.Headers.Get("user-agent") }
+
+// JA4 returns the TLS JA4 fingerprint that Envoy's header_mutation filter put
+// in x-botwarden-ja4, or "" when absent or when Envoy had none ("-").
+func (r *Request) JA4() string {
+	v := r.Headers.Get(HeaderJA4)
+	if v == "-" {
+		return ""
+	}
+	return v
+}
+
+// PathOnly returns the path without its query string.
+func (r *Request) PathOnly() string {
+	if i := strings.IndexAny(r.Path, "?#"); i >= 0 {
+		return r.Path[:i]
+	}
+	return r.Path
+}
+
+// Cookie returns the value of cookie name from the cookie header, or "".
+// It does no allocation beyond the returned substring.
+func (r *Request) Cookie(name string) string {
+	c := r.Headers.Get("cookie")
+	for c != "" {
+		var part string
+		part, c, _ = strings.Cut(c, ";")
+		part = strings.TrimSpace(part)
+		k, v, ok := strings.Cut(part, "=")
+		if ok && k == name {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// HeaderJA4 is the request header Envoy's header_mutation filter sets from
+// %TLS_JA4_FINGERPRINT%; clients cannot spoof it because Envoy overwrites it.
+const HeaderJA4 = "x-botwarden-ja4"
+
+// Session is what a valid, bound, fresh session cookie tells about the client.
+type Session struct {
+	ID              string
+	IssuedAt        time.Time
+	ExpiresAt       time.Time
+	Score           int
+	ChallengePassed bool
+	JSChecked       bool // a JS detection result is recorded
+	JSPassed        bool
+	NoJS            bool // lower-trust pass through the no-JavaScript path
+	Blocked         bool
+	// Revalidate is true when the cookie is older than the revalidation
+	// interval: its state is still used, but reputation must be consulted.
+	Revalidate bool
+}
