@@ -1,0 +1,140 @@
+package reputation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/botwarden/botwarden/detect"
+)
+
+// EngineConfig says which client keys the hot path looks up.
+type EngineConfig struct {
+	// Prefix also looks up the client's network (IPv4 /V4PrefixBits, IPv6
+	// /V6PrefixBits), where the analysis publishes distributed attacks.
+	Prefix       bool `yaml:"prefix"`
+	V4PrefixBits int  `yaml:"v4_prefix_bits"`
+	V6PrefixBits int  `yaml:"v6_prefix_bits"`
+	// JA4 also looks up the TLS fingerprint.
+	JA4 bool `yaml:"ja4"`
+}
+
+// DefaultEngineConfig looks up session, IP, /24 or /64, and JA4.
+func DefaultEngineConfig() EngineConfig {
+	return EngineConfig{Prefix: true, V4PrefixBits: 24, V6PrefixBits: 64, JA4: true}
+}
+
+// Validate reports the first invalid field.
+func (c EngineConfig) Validate() error {
+	if c.V4PrefixBits < 8 || c.V4PrefixBits > 32 {
+		return fmt.Errorf("v4_prefix_bits: must be 8..32, got %d", c.V4PrefixBits)
+	}
+	if c.V6PrefixBits < 16 || c.V6PrefixBits > 128 {
+		return fmt.Errorf("v6_prefix_bits: must be 16..128, got %d", c.V6PrefixBits)
+	}
+	return nil
+}
+
+// Engine is the detect.Engine named "reputation": it reads the verdicts the
+// analysis published for this request's session, IP, network and JA4.
+type Engine struct {
+	cfg   EngineConfig
+	store Store
+}
+
+// NewEngine returns the hot-path engine reading store.
+func NewEngine(cfg EngineConfig, store Store) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("reputation: %w", err)
+	}
+	if store == nil {
+		return nil, fmt.Errorf("reputation: nil store")
+	}
+	return &Engine{cfg: cfg, store: store}, nil
+}
+
+// Name implements detect.Engine.
+func (e *Engine) Name() string { return "reputation" }
+
+// Evaluate fills v.Reputation with the most severe unexpired verdict (lowest
+// score; the most specific key on ties, since keys are tried session first),
+// merges the tags of every verdict found, and lowers the score when a
+// verdict says likely automated (<30). Tag-only verdicts (≥30) only tag.
+func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verdict) error {
+	keys, n := e.keys(r)
+	if n == 0 {
+		return nil
+	}
+	bp := verdictBufs.Get().(*[]Verdict)
+	defer func() { clear(*bp); verdictBufs.Put(bp) }()
+	found, err := e.store.Get(ctx, keys[:n], (*bp)[:0])
+	*bp = found[:0]
+	if err != nil {
+		return fmt.Errorf("reputation lookup: %w", err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	best := found[0]
+	for _, f := range found[1:] {
+		if f.Score > 0 && (best.Score == 0 || f.Score < best.Score) {
+			best = f
+		}
+	}
+	tags := slices.Clone(best.Tags)
+	for _, f := range found {
+		for _, t := range f.Tags {
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+	}
+	src := best.Source
+	if src == "" {
+		src = detect.SourceReputation
+	}
+	v.Reputation = detect.Reputation{Found: true, Key: best.Key, Score: best.Score, Source: src, Tags: tags, Expiry: best.Expiry}
+	if best.Score >= detect.ScoreAutomated && best.Score < detect.ScoreLikelyHuman {
+		v.Lower(best.Score, src)
+	}
+	v.AddTags(tags...)
+	return nil
+}
+
+// verdictBufs recycles lookup results: the slice escapes through the Store
+// interface, and a Check should not allocate for the common miss.
+var verdictBufs = sync.Pool{New: func() any { b := make([]Verdict, 0, 4); return &b }}
+
+// keys builds the lookup keys of r into one string (a single allocation)
+// and slices it: session, IP, network, JA4.
+func (e *Engine) keys(r *detect.Request) ([4]string, int) {
+	var buf [256]byte
+	var ends [4]int
+	b, n := buf[:0], 0
+	mark := func() { ends[n] = len(b); n++ }
+	if r.Session != nil && r.Session.ID != "" && len(r.Session.ID) <= 128 {
+		b = append(append(b, PrefixSession...), r.Session.ID...)
+		mark()
+	}
+	if ip := r.ClientIP.Unmap(); ip.IsValid() {
+		b = ip.AppendTo(append(b, PrefixIP...))
+		mark()
+		if p, ok := Prefix(ip, e.cfg.V4PrefixBits, e.cfg.V6PrefixBits); e.cfg.Prefix && ok {
+			b = p.AppendTo(append(b, PrefixNet...))
+			mark()
+		}
+	}
+	if fp := r.JA4(); e.cfg.JA4 && fp != "" && len(fp) <= 64 {
+		b = append(append(b, PrefixJA4...), fp...)
+		mark()
+	}
+	var keys [4]string
+	all := string(b)
+	start := 0
+	for i := range n {
+		keys[i] = all[start:ends[i]]
+		start = ends[i]
+	}
+	return keys, n
+}

@@ -1,0 +1,148 @@
+package reputation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/allegro/bigcache/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// LocalConfig configures the embedded in-process store.
+type LocalConfig struct {
+	// MaxTTL is the longest a verdict can live (bigcache's life window);
+	// longer expiries are cut to it.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// MaxEntries sizes the cache up front (no reallocation below it).
+	MaxEntries int `yaml:"max_entries"`
+	// MaxSizeMB caps the cache's memory; the oldest verdicts are evicted
+	// first when it is reached. 0 = unbounded.
+	MaxSizeMB int `yaml:"max_size_mb"`
+	// Shards is bigcache's shard count (a power of two).
+	Shards int `yaml:"shards"`
+}
+
+// DefaultLocalConfig returns the defaults: 1 h max TTL, 1M entries, 256 MB.
+func DefaultLocalConfig() LocalConfig {
+	return LocalConfig{MaxTTL: time.Hour, MaxEntries: 1 << 20, MaxSizeMB: 256, Shards: 256}
+}
+
+// Validate reports the first invalid field.
+func (c LocalConfig) Validate() error {
+	switch {
+	case c.MaxTTL < time.Second:
+		return fmt.Errorf("max_ttl: must be at least 1s, got %s", c.MaxTTL)
+	case c.MaxEntries < 1:
+		return fmt.Errorf("max_entries: must be positive, got %d", c.MaxEntries)
+	case c.MaxSizeMB < 0:
+		return fmt.Errorf("max_size_mb: must not be negative, got %d", c.MaxSizeMB)
+	case c.Shards < 1 || c.Shards&(c.Shards-1) != 0:
+		return fmt.Errorf("shards: must be a power of two, got %d", c.Shards)
+	}
+	return nil
+}
+
+// Local is the embedded Store: a bigcache of compactly encoded verdicts.
+// bigcache keeps entries in large byte slices, so millions of verdicts cost
+// the garbage collector nothing.
+type Local struct {
+	cache  *bigcache.BigCache
+	maxTTL time.Duration
+	now    func() time.Time
+	puts   prometheus.Counter
+	hits   prometheus.Counter
+}
+
+// NewLocal builds the store. Its cleanup goroutine stops when ctx is done or
+// Close is called. now is the clock (nil: time.Now), injectable for replay.
+func NewLocal(ctx context.Context, cfg LocalConfig, log zerolog.Logger, reg prometheus.Registerer, now func() time.Time) (*Local, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("reputation: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	bc := bigcache.DefaultConfig(cfg.MaxTTL)
+	bc.Shards = cfg.Shards
+	bc.MaxEntriesInWindow = cfg.MaxEntries
+	bc.MaxEntrySize = 64
+	bc.HardMaxCacheSize = cfg.MaxSizeMB
+	bc.CleanWindow = max(cfg.MaxTTL/10, time.Second)
+	bc.Verbose = false
+	cache, err := bigcache.New(ctx, bc)
+	if err != nil {
+		return nil, fmt.Errorf("reputation: bigcache: %w", err)
+	}
+	l := &Local{
+		cache: cache, maxTTL: cfg.MaxTTL, now: now,
+		puts: prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_reputation_puts_total", Help: "Verdicts written to the local reputation store."}),
+		hits: prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_reputation_hits_total", Help: "Local reputation lookups that found an unexpired verdict."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{l.puts, l.hits} {
+			if err := reg.Register(c); err != nil {
+				log.Warn().Err(err).Msg("reputation: metric not registered")
+			}
+		}
+		_ = reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_reputation_entries", Help: "Verdicts in the local reputation store (expired ones until cleanup)."},
+			func() float64 { return float64(cache.Len()) }))
+	}
+	return l, nil
+}
+
+// Close stops the cleanup goroutine and frees the cache.
+func (l *Local) Close() error { return l.cache.Close() }
+
+// Get implements Store. Corrupt records are skipped (and would be replaced
+// by the next Put).
+func (l *Local) Get(_ context.Context, keys []string, dst []Verdict) ([]Verdict, error) {
+	var now time.Time
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		b, err := l.cache.Get(k)
+		if err != nil {
+			continue // bigcache.ErrEntryNotFound: the common case
+		}
+		v, err := DecodeVerdict(k, b)
+		if err != nil {
+			continue
+		}
+		if now.IsZero() {
+			now = l.now()
+		}
+		if v.Expired(now) {
+			continue
+		}
+		l.hits.Inc()
+		dst = append(dst, v)
+	}
+	return dst, nil
+}
+
+// Put implements Store. An already expired verdict deletes the key.
+func (l *Local) Put(_ context.Context, v Verdict) error {
+	if v.Key == "" {
+		return errors.New("reputation: verdict without key")
+	}
+	now := l.now()
+	if v.Expired(now) {
+		if err := l.cache.Delete(v.Key); err != nil && !errors.Is(err, bigcache.ErrEntryNotFound) {
+			return fmt.Errorf("reputation: delete %q: %w", v.Key, err)
+		}
+		return nil
+	}
+	if v.Expiry.Sub(now) > l.maxTTL {
+		v.Expiry = now.Add(l.maxTTL)
+	}
+	var buf [128]byte
+	if err := l.cache.Set(v.Key, v.AppendBinary(buf[:0])); err != nil {
+		return fmt.Errorf("reputation: set %q: %w", v.Key, err)
+	}
+	l.puts.Inc()
+	return nil
+}
