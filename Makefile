@@ -1,0 +1,54 @@
+# botwarden — the two commands: `make run` and `make test`. See README.md.
+GO        ?= go
+FUZZTIME  ?= 5s
+BENCHTIME ?= 1s
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+
+.PHONY: run build test deps vet fmt-check unit fuzz bench bench-go eval wasm clean
+
+## run: botwarden serve on embedded defaults (gRPC :9001, HTTP :8080); needs only Go
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/botwarden serve $(ARGS)
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/botwarden ./cmd/botwarden
+
+## test: installs missing test tools (Debian, as root), then vet, gofmt, unit+e2e tests, short fuzz runs
+test: deps vet fmt-check unit fuzz
+
+deps:
+	@scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+## fuzz: every Fuzz target for FUZZTIME each (seeds in testdata/fuzz)
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+## bench: loopback gRPC load against botwarden and a do-nothing server in one run, plus Go benchmarks
+bench:
+	$(GO) run ./bench
+	$(MAKE) bench-go
+
+bench-go:
+	$(GO) test -run=^$$ -bench=. -benchmem -benchtime=$(BENCHTIME) ./detect/... ./extauthz/... ./accesslog/...
+
+## eval: detection engines on the ../shared/data corpora
+eval:
+	$(GO) run ./eval
+
+## wasm: the Proxy-Wasm filter with the stock Go toolchain
+wasm:
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/botwarden-filter.wasm ./wasmfilter/cmd/filter
+
+clean:
+	rm -rf bin

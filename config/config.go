@@ -1,0 +1,202 @@
+// Package config holds botwarden's single configuration file: every field has
+// a default, environment variables override any field, and validation errors
+// name the field they are about. Each section's type belongs to the package
+// that uses it; this package only assembles, loads and validates.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/botwarden/botwarden/detect"
+)
+
+// Config is the whole file.
+type Config struct {
+	Server    Server    `yaml:"server"`
+	Log       Log       `yaml:"log"`
+	Detection Detection `yaml:"detection"`
+}
+
+// Server is where botwarden listens and how it stops.
+type Server struct {
+	// GRPCAddr serves ext_authz Check, the ALS receiver and gRPC health.
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr serves the HTTP authz endpoint, the challenge endpoint,
+	// /healthz, /readyz and /metrics.
+	HTTPAddr string `yaml:"http_addr"`
+	// ShutdownGrace bounds how long in-flight checks may drain on stop.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// MaxRecvMsgBytes caps one gRPC message (CheckRequest or ALS batch).
+	MaxRecvMsgBytes int `yaml:"max_recv_msg_bytes"`
+	// MaxConcurrentStreams caps streams per gRPC connection.
+	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level  string `yaml:"level"`  // trace, debug, info, warn, error
+	Format string `yaml:"format"` // json or console
+}
+
+// Detection configures the per-request pipeline.
+type Detection struct {
+	// Budget is the per-check deadline; past it the fallback verdict answers.
+	Budget time.Duration `yaml:"budget"`
+	// FallbackAction is the action of that safe verdict: allow (fail open)
+	// or block (fail closed).
+	FallbackAction detect.Action `yaml:"fallback_action"`
+	// Engines run in this order.
+	Engines []string `yaml:"engines"`
+}
+
+// Default returns the embedded defaults: botwarden runs on these with no file.
+func Default() Config {
+	return Config{
+		Server: Server{
+			GRPCAddr:             ":9001",
+			HTTPAddr:             ":8080",
+			ShutdownGrace:        10 * time.Second,
+			MaxRecvMsgBytes:      8 << 20,
+			MaxConcurrentStreams: 1000,
+		},
+		Log: Log{Level: "info", Format: "json"},
+		Detection: Detection{
+			Budget:         detect.DefaultBudget,
+			FallbackAction: detect.ActionAllow,
+			Engines:        DefaultEngines(),
+		},
+	}
+}
+
+// DefaultEngines is the engine order used when the file names none: session
+// state and reputation first (they carry what earlier requests proved), then
+// the static rules, verification, network facts, and the model last because
+// it reads the network facts.
+func DefaultEngines() []string {
+	return []string{"session", "reputation", "heuristics", "verified", "network", "ml"}
+}
+
+// Load reads the file at path (or only defaults when path is ""), applies
+// environment overrides from env (nil means os.Environ), and validates.
+func Load(path string, env []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := decode(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if env == nil {
+		env = os.Environ()
+	}
+	if err := ApplyEnv(&cfg, env); err != nil {
+		return cfg, fmt.Errorf("config: environment: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML bytes over the defaults and validates, without the
+// environment (for tests and fuzzing).
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
+	if err := decode(data, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func decode(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a typo is an error naming the field, not a silent default
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return annotate(data, err)
+	}
+	// A second document is almost always a mistake (a stray '---').
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return errors.New("more than one YAML document")
+	}
+	return nil
+}
+
+// Validate checks every section and returns all problems, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	field := func(name string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	field("server.grpc_addr", addr(c.Server.GRPCAddr))
+	field("server.http_addr", addr(c.Server.HTTPAddr))
+	if c.Server.ShutdownGrace < 0 {
+		field("server.shutdown_grace", errors.New("must not be negative"))
+	}
+	if c.Server.MaxRecvMsgBytes < 4096 {
+		field("server.max_recv_msg_bytes", errors.New("must be at least 4096"))
+	}
+	if c.Server.MaxConcurrentStreams == 0 {
+		field("server.max_concurrent_streams", errors.New("must be positive"))
+	}
+	switch c.Log.Level {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		field("log.level", fmt.Errorf("unknown level %q (trace, debug, info, warn, error)", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		field("log.format", fmt.Errorf("unknown format %q (json, console)", c.Log.Format))
+	}
+	if c.Detection.Budget <= 0 {
+		field("detection.budget", errors.New("must be positive"))
+	}
+	if c.Detection.FallbackAction != detect.ActionAllow && c.Detection.FallbackAction != detect.ActionBlock {
+		field("detection.fallback_action", fmt.Errorf("%q: must be allow or block", c.Detection.FallbackAction))
+	}
+	seen := map[string]bool{}
+	for i, name := range c.Detection.Engines {
+		if !KnownEngine(name) {
+			field(fmt.Sprintf("detection.engines[%d]", i), fmt.Errorf("unknown engine %q (known: %v)", name, EngineNames))
+		}
+		if seen[name] {
+			field(fmt.Sprintf("detection.engines[%d]", i), fmt.Errorf("engine %q listed twice", name))
+		}
+		seen[name] = true
+	}
+	for _, s := range c.sections() {
+		field(s.name, s.validate())
+	}
+	return errors.Join(errs...)
+}
+
+// EngineNames lists the engines a config may name, in no particular order.
+var EngineNames = []string{"session", "reputation", "heuristics", "verified", "network", "ml", "anomaly"}
+
+// KnownEngine reports whether name is an engine botwarden can build.
+func KnownEngine(name string) bool {
+	for _, n := range EngineNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func addr(a string) error {
+	if a == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts every override variable: BOTWARDEN_SERVER_GRPC_ADDR sets
+// server.grpc_addr. Lists are comma-separated.
+const EnvPrefix = "BOTWARDEN_"
+
+// ApplyEnv sets fields from BOTWARDEN_* variables in env ("KEY=value"). An
+// unknown BOTWARDEN_ variable is an error, so a misspelt override is noticed.
+func ApplyEnv(cfg *Config, env []string) error {
+	fields := map[string]reflect.Value{}
+	collect(reflect.ValueOf(cfg).Elem(), EnvPrefix, fields)
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, EnvPrefix) {
+			continue
+		}
+		f, ok := fields[k]
+		if !ok {
+			if ignoredEnv[k] {
+				continue
+			}
+			return fmt.Errorf("%s: no such setting", k)
+		}
+		if err := set(f, v); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// ignoredEnv are BOTWARDEN_ variables that are not settings (read elsewhere).
+var ignoredEnv = map[string]bool{"BOTWARDEN_CONFIG": true}
+
+// EnvNames lists every override variable, for documentation.
+func EnvNames() []string {
+	fields := map[string]reflect.Value{}
+	cfg := Default()
+	collect(reflect.ValueOf(&cfg).Elem(), EnvPrefix, fields)
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	return names
+}
+
+func collect(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" || !sf.IsExported() {
+			continue
+		}
+		name := prefix + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Time{}) {
+			collect(fv, name+"_", out)
+			continue
+		}
+		out[name] = fv
+	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func set(f reflect.Value, s string) error {
+	if f.Type() == durationType {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, f.Type().Bits())
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, f.Type().Bits())
+		if err != nil {
+			return err
+		}
+		f.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(s, f.Type().Bits())
+		if err != nil {
+			return err
+		}
+		f.SetFloat(n)
+	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot set a list of %s from the environment", f.Type().Elem())
+		}
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		sl := reflect.MakeSlice(f.Type(), len(parts), len(parts))
+		for i, p := range parts {
+			sl.Index(i).SetString(p)
+		}
+		f.Set(sl)
+	default:
+		return fmt.Errorf("cannot set a %s from the environment", f.Type())
+	}
+	return nil
+}
