@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/base64"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -20,6 +21,17 @@ func FuzzOpen(f *testing.F) {
 	raw[0] = 0
 	f.Add(base64.RawURLEncoding.EncodeToString(raw))
 	f.Fuzz(func(t *testing.T, tok string) {
+		// The allocation-free decoder agrees with the standard library's
+		// strict one on every input.
+		// (The standard library skips \r and \n; cookies never carry them.)
+		if len(tok) <= EncodedLen && !strings.ContainsAny(tok, "\r\n") {
+			var dst [rawLen]byte
+			n, err := decodeB64(dst[:], tok)
+			want, werr := base64.RawURLEncoding.Strict().DecodeString(tok)
+			if (err == nil) != (werr == nil) || (err == nil && string(dst[:n]) != string(want)) {
+				t.Fatalf("decodeB64(%q) = %x, %v; stdlib %x, %v", tok, dst[:n], err, want, werr)
+			}
+		}
 		c, err := r.Open(tok, t0)
 		if err != nil {
 			if Reason(err) == "error" {

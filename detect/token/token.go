@@ -3,7 +3,7 @@
 // A token is AES-256-GCM over a fixed-size binary record, base64url without
 // padding:
 //
-//	version(1) | key id(4) | nonce(12) | sealed record(58) | tag(16) = 91 bytes → 122 chars
+//	version(1) | key id(4) | nonce(12) | sealed record(60) | tag(16) = 93 bytes → 124 chars
 //
 // The version and key id travel in clear and are the AEAD's additional data,
 // so a token cannot be moved to another key or format. The record holds the
@@ -36,7 +36,7 @@ const (
 	nonceLen  = 12
 	tagLen    = 16
 	// recordLen is the plaintext size; see encodeRecord for the layout.
-	recordLen = 8 + 8 + SessionIDLen + 1 + 2 + 1 + 1 + 1 + 16 + 8
+	recordLen = 8 + 8 + SessionIDLen + 1 + 2 + 1 + 1 + 1 + 16 + 8 + 2
 	rawLen    = headerLen + nonceLen + recordLen + tagLen
 	// EncodedLen is the length of every token this version produces.
 	EncodedLen = (rawLen*8 + 5) / 6
@@ -127,6 +127,9 @@ type Claims struct {
 	// Attempts counts failed challenge submissions in this session, so a
 	// failing client is not challenged forever.
 	Attempts uint8
+	// Findings is a bitmask of what the JavaScript detection found (headless,
+	// webdriver, ...); the session package names the bits.
+	Findings uint16
 	// IPPrefix is the client's address masked to the binding width (/24 for
 	// IPv4, /64 for IPv6 by default). Invalid means "not bound to an IP".
 	IPPrefix netip.Prefix
@@ -360,6 +363,7 @@ const maxSkew = 60
 //	33 ipbits   uint8
 //	34 ip       [16]byte (IPv4 as IPv4-mapped IPv6)
 //	50 ua hash  uint64
+//	58 findings uint16
 //
 // The IP field is 16 bytes for both families so that every token has the
 // same length (the length tells nothing about the client).
@@ -386,6 +390,7 @@ func encodeRecord(rec *[recordLen]byte, c *Claims) error {
 		copy(b[34:50], a16[:])
 	}
 	binary.BigEndian.PutUint64(b[50:], c.UAHash)
+	binary.BigEndian.PutUint16(b[58:], c.Findings)
 	return nil
 }
 
@@ -420,6 +425,7 @@ func decodeRecord(b []byte, c *Claims) error {
 		return fmt.Errorf("%w: ip family %d", ErrMalformed, b[32])
 	}
 	c.UAHash = binary.BigEndian.Uint64(b[50:])
+	c.Findings = binary.BigEndian.Uint16(b[58:])
 	return nil
 }
 
