@@ -1,0 +1,169 @@
+package extauthz
+
+import (
+	"net/http"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/botwarden/botwarden/detect"
+)
+
+// checkResponse maps a verdict to Envoy's CheckResponse as
+// reference/envoy.md §1.3–1.4 describe how Envoy applies it.
+func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.CheckResponse {
+	resp := &authv3.CheckResponse{DynamicMetadata: metadata(r, v)}
+	if denies(v) {
+		d := s.respond(r, v)
+		code := codes.PermissionDenied
+		if v.EnforcedAction == detect.ActionRateLimit {
+			code = codes.ResourceExhausted
+		}
+		resp.Status = &rpcstatus.Status{Code: int32(code), Message: "botwarden: " + string(v.EnforcedAction)}
+		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: deniedResponse(d, v.SetCookies)}
+		return resp
+	}
+	resp.Status = &rpcstatus.Status{Code: int32(codes.OK)}
+	resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(r, v)}
+	return resp
+}
+
+// falseValue is shared by every header option: Append=false makes Envoy
+// overwrite-or-add request headers (it ignores append_action there) and is
+// the only form it keeps on denials. Marshalling only reads it.
+var falseValue = wrapperspb.Bool(false)
+
+func setHeader(name, value string) *corev3.HeaderValueOption {
+	// Value, not RawValue: Envoy reads header.value in ext_authz responses.
+	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: name, Value: value}, Append: falseValue}
+}
+
+func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
+	ok := &authv3.OkHttpResponse{}
+	var set []header
+	if injects(v) {
+		var buf [10]header
+		set = verdictHeaders(v, buf[:0])
+		ok.Headers = make([]*corev3.HeaderValueOption, len(set))
+		for i, h := range set {
+			ok.Headers[i] = setHeader(h.name, h.value)
+		}
+	}
+	// Client copies of our headers go, in every mode; the ones set above
+	// are overwritten instead (Envoy removes after it sets).
+	ok.HeadersToRemove = spoofed(r.Headers, set)
+	if len(v.SetCookies) > 0 {
+		// Set-Cookie goes to the client with APPEND_IF_EXISTS_OR_ADD and no
+		// Append: Envoy then addCopy()s each one, so several cookies all
+		// arrive and the origin's own Set-Cookie headers survive.
+		// OVERWRITE_IF_EXISTS_OR_ADD would setCopy() them: only the last
+		// of ours would remain and the origin's would be replaced.
+		ok.ResponseHeadersToAdd = make([]*corev3.HeaderValueOption, len(v.SetCookies))
+		for i, c := range v.SetCookies {
+			ok.ResponseHeadersToAdd[i] = &corev3.HeaderValueOption{
+				Header:       &corev3.HeaderValue{Key: "set-cookie", Value: c},
+				AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+			}
+		}
+	}
+	return ok
+}
+
+// deniedResponse copies the responder's reply. Every header has
+// Append=false: Envoy drops append=true headers on a denial, and removes
+// then addCopy()s each named header, so repeating set-cookie works.
+func deniedResponse(d detect.Response, cookies []string) *authv3.DeniedHttpResponse {
+	out := &authv3.DeniedHttpResponse{
+		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.Status)},
+		Body:   string(d.Body),
+	}
+	out.Headers = make([]*corev3.HeaderValueOption, 0, len(d.Headers)+len(cookies))
+	for name, values := range d.Headers {
+		name = strings.ToLower(name)
+		for _, val := range values {
+			out.Headers = append(out.Headers, setHeader(name, val))
+		}
+	}
+	for _, c := range cookies {
+		if !hasValue(d.Headers, "Set-Cookie", c) {
+			out.Headers = append(out.Headers, setHeader("set-cookie", c))
+		}
+	}
+	return out
+}
+
+func hasValue(h http.Header, name, value string) bool {
+	for _, v := range h.Values(name) {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
+// Shared immutable booleans for the metadata Struct (read-only when
+// marshalled, like falseValue).
+var (
+	trueStructValue  = structpb.NewBoolValue(true)
+	falseStructValue = structpb.NewBoolValue(false)
+)
+
+func boolValue(b bool) *structpb.Value {
+	if b {
+		return trueStructValue
+	}
+	return falseStructValue
+}
+
+func stringValue(s string) *structpb.Value {
+	return &structpb.Value{Kind: &structpb.Value_StringValue{StringValue: s}}
+}
+
+func numberValue(n int) *structpb.Value {
+	return &structpb.Value{Kind: &structpb.Value_NumberValue{NumberValue: float64(n)}}
+}
+
+// metadata is the dynamic metadata Envoy stores under
+// envoy.filters.http.ext_authz on allow and deny, with the Logpush field
+// names of detect/fields.go. Built directly rather than through
+// structpb.NewStruct, which goes through reflection on map[string]any.
+func metadata(r *detect.Request, v *detect.Verdict) *structpb.Struct {
+	src := v.Source
+	if src == "" {
+		src = detect.SourceNotComputed
+	}
+	f := make(map[string]*structpb.Value, 16)
+	f[detect.FieldBotScore] = numberValue(v.Score)
+	f[detect.FieldBotScoreSrc] = stringValue(string(src))
+	f[detect.FieldBotCategory] = stringValue(string(v.Category()))
+	f[detect.FieldJA4] = stringValue(r.JA4())
+	f[detect.FieldJSDetectionPassed] = boolValue(v.JSDetectionPassed)
+	f[detect.FieldVerifiedBot] = boolValue(v.Verified)
+	f[detect.FieldVerifiedBotCategory] = stringValue(v.VerifiedCategory)
+	f[detect.FieldAction] = stringValue(string(v.Action))
+	f[detect.FieldEnforcedAction] = stringValue(string(v.EnforcedAction))
+	f[detect.FieldRuleID] = stringValue(v.RuleID)
+	f[detect.FieldMode] = stringValue(string(v.Mode))
+	f[detect.FieldClientIP] = stringValue(addrString(r.ClientIP))
+
+	tags := make([]*structpb.Value, len(v.Tags))
+	for i, t := range v.Tags {
+		tags[i] = stringValue(t)
+	}
+	f[detect.FieldBotTags] = &structpb.Value{Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: tags}}}
+	ids := make([]*structpb.Value, len(v.DetectionIDs))
+	for i, id := range v.DetectionIDs {
+		ids[i] = numberValue(id)
+	}
+	f[detect.FieldBotDetectionIDs] = &structpb.Value{Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: ids}}}
+	if r.Session != nil {
+		f[detect.FieldSessionID] = stringValue(r.Session.ID)
+	}
+	return &structpb.Struct{Fields: f}
+}

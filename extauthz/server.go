@@ -1,0 +1,168 @@
+package extauthz
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+
+	"github.com/botwarden/botwarden/detect"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config Config
+	// Responder renders enforced denials. nil means BlockResponder; the
+	// challenge package passes a Responder that handles the challenge
+	// actions and delegates the rest to BlockResponder.
+	Responder detect.Responder
+	Logger    zerolog.Logger
+	// Registerer receives the metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+}
+
+// Server answers Envoy's ext_authz Check over gRPC and the HTTP authz
+// endpoint (see HTTPHandler) with one decision path.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+
+	pipeline  atomic.Pointer[detect.Pipeline]
+	responder detect.Responder
+	cfg       Config
+	lim       limits
+	log       zerolog.Logger
+	m         *metrics
+}
+
+// New builds a Server deciding with p (which may be replaced later with
+// SetPipeline, e.g. on policy reload). It fails only on an invalid config or
+// a metrics registration conflict.
+func New(p *detect.Pipeline, opts Options) (*Server, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("extauthz: %w", err)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{responder: opts.Responder, cfg: opts.Config, lim: opts.Config.limits(), log: opts.Logger, m: m}
+	if s.responder == nil {
+		s.responder = BlockResponder{}
+	}
+	s.pipeline.Store(p)
+	return s, nil
+}
+
+// SetPipeline swaps the pipeline; checks in flight finish on the old one.
+func (s *Server) SetPipeline(p *detect.Pipeline) { s.pipeline.Store(p) }
+
+// Register mounts the Authorization service on a gRPC server.
+func (s *Server) Register(g grpc.ServiceRegistrar) { authv3.RegisterAuthorizationServer(g, s) }
+
+// Check implements envoy.service.auth.v3.Authorization. It never returns an
+// error: a denial is a CheckResponse with a non-OK status, and a gRPC error
+// would make Envoy apply failure_mode_allow / status_on_error instead.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	start := time.Now()
+	r, iss := fromCheckRequest(req, s.cfg.ClientIP, s.lim)
+	var v *detect.Verdict
+	if req == nil {
+		v = safeVerdict("nil-request")
+	} else {
+		r, v = s.decide(ctx, r)
+	}
+	resp := s.checkResponse(r, v)
+	s.m.observe(TransportGRPC, v, iss, time.Since(start))
+	s.logDecision(TransportGRPC, r, v, iss)
+	return resp, nil
+}
+
+// decide runs the pipeline. It hands the pipeline a copy of r: when the
+// budget runs out the pipeline returns a fallback while its engines may
+// still be writing to the request they got (the session engine sets
+// Session), so after a fallback the untouched original is used.
+func (s *Server) decide(ctx context.Context, r *detect.Request) (out *detect.Request, v *detect.Verdict) {
+	p := s.pipeline.Load()
+	if p == nil {
+		return r, safeVerdict("no-pipeline")
+	}
+	defer func() {
+		// A panicking decider or finisher must cost the decision, not the
+		// process: grpc-go does not recover handler panics.
+		if x := recover(); x != nil {
+			s.m.panics.Inc()
+			s.log.Error().Interface("panic", x).Str("request_id", r.ID).Msg("check panicked; answering with the safe verdict")
+			out, v = r, safeVerdict("internal-error")
+			v.Errors = 1
+		}
+	}()
+	work := *r
+	v = p.Check(ctx, &work)
+	if v == nil {
+		return r, safeVerdict("nil-verdict")
+	}
+	if v.Deadline {
+		return r, v
+	}
+	return &work, v
+}
+
+// safeVerdict allows, computes nothing and says why in its tags.
+func safeVerdict(tag string) *detect.Verdict {
+	v := &detect.Verdict{Source: detect.SourceNotComputed, Action: detect.ActionAllow, EnforcedAction: detect.ActionAllow}
+	v.AddTags(tag)
+	return v
+}
+
+// respond renders an enforced denial, never panicking: a broken responder
+// falls back to the block page.
+func (s *Server) respond(r *detect.Request, v *detect.Verdict) (resp detect.Response) {
+	defer func() {
+		if x := recover(); x != nil {
+			s.m.panics.Inc()
+			s.log.Error().Interface("panic", x).Str("request_id", r.ID).Msg("responder panicked; sending the block page")
+			resp = BlockResponder{}.Respond(r, v)
+		}
+	}()
+	resp = s.responder.Respond(r, v)
+	resp.Status = denyStatus(resp.Status)
+	return resp
+}
+
+// logDecision logs at debug level: per-request lines at info would flood
+// under load; the metrics count every problem.
+func (s *Server) logDecision(transport string, r *detect.Request, v *detect.Verdict, iss issue) {
+	e := s.log.Debug()
+	if e == nil {
+		return
+	}
+	e.Str("transport", transport).
+		Str("request_id", r.ID).
+		Str("client_ip", addrString(r.ClientIP)).
+		Str("host", r.Host).
+		Int("score", v.Score).
+		Str("source", string(v.Source)).
+		Str("action", string(v.Action)).
+		Str("enforced_action", string(v.EnforcedAction)).
+		Str("rule", v.RuleID).
+		Bool("deadline", v.Deadline)
+	for i, name := range issueNames {
+		if iss&(1<<i) != 0 {
+			e.Bool(name, true)
+		}
+	}
+	e.Msg("check")
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
