@@ -65,9 +65,9 @@ func TestCheckAllowInjectsAndStrips(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := dialGRPC(t, newTestServer(t, testPipeline(), Options{Registerer: reg}))
 	req := checkRequest("/", chromeUA, map[string]string{
-		"x-bot-score":     "99", // spoofed: overwritten by ours, so not in headers_to_remove
-		"x-bot-foo":       "1",  // spoofed, not ours: removed
-		"x-botwarden-bar": "1",  // spoofed: removed
+		"x-bot-score":     "99",                                   // spoofed: overwritten by ours, so not in headers_to_remove
+		"x-bot-foo":       "1",                                    // spoofed, not ours: removed
+		"x-botwarden-bar": "1",                                    // spoofed: removed
 		"x-botwarden-ja4": "t13d1516h2_8daaf6152771_02713d6af862", // set by Envoy: kept
 	})
 	resp, err := c.Check(context.Background(), req)
