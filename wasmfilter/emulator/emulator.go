@@ -1,0 +1,239 @@
+// Package emulator runs the compiled filter module outside Envoy: in the
+// tetratelabs proxytest host emulator (proxy-wasm-go-sdk v0.24.0), which
+// executes the .wasm in wazero and implements the env.proxy_* host calls.
+// The module's tests, its benchmark and the e2e gateway use it as their
+// Wasm host.
+//
+// Two facts about proxytest shape this package:
+//   - it instantiates modules with wazero's default start function,
+//     _start, while a Go -buildmode=c-shared module is a reactor whose entry
+//     is _initialize. Load renames that export (wasmbin.RenameExport), which
+//     makes wazero run the Go runtime's initialisation at instantiation,
+//     the same step Envoy performs by calling _initialize.
+//   - its host state is process-global (one emulator at a time, guarded by
+//     a mutex inside the SDK). Start therefore refuses a second Host while
+//     one is open instead of blocking forever.
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/botwarden/botwarden/wasmfilter/wasmbin"
+)
+
+// Filter and Noop are the import paths of the filter module and of its
+// do-nothing baseline.
+const (
+	Filter = "github.com/botwarden/botwarden/wasmfilter/cmd/filter"
+	Noop   = "github.com/botwarden/botwarden/wasmfilter/cmd/noop"
+)
+
+// Build compiles the main package pkg into the Proxy-Wasm module out with
+// the stock toolchain, exactly as `make wasm` does:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o out pkg
+//
+// It runs in the module's directory (found with `go env GOMOD` from the
+// current directory), so tests may call it from any package.
+func Build(ctx context.Context, pkg, out string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("emulator: go toolchain not found: %w", err)
+	}
+	gomod, err := exec.CommandContext(ctx, goBin, "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("emulator: go env GOMOD: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-buildmode=c-shared", "-o", out, pkg)
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("emulator: building %s: %w\n%s", pkg, err, stderr.String())
+	}
+	return nil
+}
+
+// VM is a compiled and instantiated module (one Wasm VM, like one Envoy
+// worker's). Its root and stream contexts live as long as it does.
+type VM struct {
+	vm proxytest.WasmVMContext
+}
+
+// Load compiles and instantiates a module produced by Build.
+func Load(module []byte) (*VM, error) {
+	reactor, err := wasmbin.RenameExport(module, "_initialize", "_start")
+	if err != nil {
+		return nil, fmt.Errorf("emulator: preparing module: %w", err)
+	}
+	vm, err := proxytest.NewWasmVMContext(reactor)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: loading module: %w", err)
+	}
+	return &VM{vm: vm}, nil
+}
+
+// Close releases the wazero runtime.
+func (v *VM) Close() error { return v.vm.Close() }
+
+// active is set while a Host is open (proxytest's state is global).
+var active atomic.Bool
+
+// ErrBusy is returned by Start while another Host is open in the process.
+var ErrBusy = errors.New("emulator: another host is open in this process (proxytest state is global)")
+
+// ConfigError is returned by Start when the module rejects its
+// configuration (proxy_on_configure returned false); Logs holds what the
+// module logged at error level and above, which says why.
+type ConfigError struct{ Logs []string }
+
+func (e *ConfigError) Error() string {
+	return "emulator: plugin rejected its configuration: " + strings.Join(e.Logs, " | ")
+}
+
+// Host is a started plugin: a root context configured with one plugin
+// configuration, ready for requests. Its methods are safe for concurrent
+// use; requests are handled one at a time, as in one Envoy worker.
+type Host struct {
+	mu      sync.Mutex
+	emu     proxytest.HostEmulator
+	reset   func()
+	once    sync.Once
+	addrSet bool
+	now     func() time.Time
+}
+
+// Start runs proxy_on_vm_start and proxy_on_configure with config (the
+// JSON plugin configuration). Close the Host before starting another.
+func (v *VM) Start(config []byte) (*Host, error) {
+	if !active.CompareAndSwap(false, true) {
+		return nil, ErrBusy
+	}
+	opt := proxytest.NewEmulatorOption().WithVMContext(v.vm).WithPluginConfiguration(config)
+	emu, reset := proxytest.NewHostEmulator(opt)
+	h := &Host{emu: emu, reset: reset, now: time.Now}
+	if emu.StartVM() != types.OnVMStartStatusOK {
+		h.Close()
+		return nil, errors.New("emulator: proxy_on_vm_start returned false")
+	}
+	if emu.StartPlugin() != types.OnPluginStartStatusOK {
+		logs := append(emu.GetErrorLogs(), emu.GetCriticalLogs()...)
+		h.Close()
+		return nil, &ConfigError{Logs: logs}
+	}
+	return h, nil
+}
+
+// Close releases the emulator so that another Host may start.
+func (h *Host) Close() {
+	h.once.Do(func() {
+		h.reset()
+		active.Store(false)
+	})
+}
+
+// LocalResponse is a reply the module asked the proxy to send.
+type LocalResponse struct {
+	Status  uint32
+	Details string
+	Body    []byte
+	Headers [][2]string
+}
+
+// Result is what the module did with one request's headers.
+type Result struct {
+	// Continue is true when the module let the request go on (Continue);
+	// false when it paused it (a local reply follows).
+	Continue bool
+	// Headers are the request headers after the module's changes.
+	Headers [][2]string
+	// Local is the local reply the module sent, or nil.
+	Local *LocalResponse
+}
+
+// Header returns the first value of name in the result's headers.
+func (r *Result) Header(name string) (string, bool) {
+	for _, kv := range r.Headers {
+		if kv[0] == name {
+			return kv[1], true
+		}
+	}
+	return "", false
+}
+
+// Request runs one stream through the module: context creation,
+// proxy_on_request_headers with headers (names are lower-cased, as Envoy
+// stores them) and source.address set to sourceAddress ("ip:port", the
+// downstream address), then proxy_on_log.
+//
+// An empty sourceAddress leaves source.address absent on a Host that never
+// had one, and makes it "-" (not an address) afterwards: proxytest cannot
+// delete a property, nor serve an empty one.
+func (h *Host) Request(headers [][2]string, sourceAddress string) Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := h.emu.InitializeHttpContext()
+	path := []string{"source", "address"}
+	switch {
+	case sourceAddress != "":
+		_ = h.emu.SetProperty(path, []byte(sourceAddress)) // cannot fail in proxytest
+		h.addrSet = true
+	case h.addrSet:
+		_ = h.emu.SetProperty(path, []byte("-"))
+	}
+	// request.time as Envoy serves it (int64 ns, little-endian): wazero's
+	// WASI clock is a fake one unless the embedder asks for the real clock,
+	// and proxytest does not.
+	_ = h.emu.SetProperty([]string{"request", "time"}, binary.LittleEndian.AppendUint64(nil, uint64(h.now().UnixNano())))
+	action := h.emu.CallOnRequestHeaders(id, headers, false)
+	res := Result{
+		Continue: action == types.ActionContinue,
+		Headers:  h.emu.GetCurrentRequestHeaders(id),
+	}
+	if lr := h.emu.GetSentLocalResponse(id); lr != nil {
+		res.Local = &LocalResponse{Status: lr.StatusCode, Details: lr.StatusCodeDetail, Body: lr.Data, Headers: lr.Headers}
+	}
+	h.emu.CompleteHttpContext(id)
+	return res
+}
+
+// SetClock replaces the clock that request.time is taken from (time.Now by
+// default), so tests can present a request from another moment.
+func (h *Host) SetClock(now func() time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = now
+}
+
+// Counter returns the value of the counter metric name.
+func (h *Host) Counter(name string) (uint64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.emu.GetCounterMetric(name)
+}
+
+// Logs returns what the module logged at level info and above.
+func (h *Host) Logs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	out = append(out, h.emu.GetInfoLogs()...)
+	out = append(out, h.emu.GetWarnLogs()...)
+	out = append(out, h.emu.GetErrorLogs()...)
+	return append(out, h.emu.GetCriticalLogs()...)
+}

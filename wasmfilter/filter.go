@@ -1,0 +1,295 @@
+// Package wasmfilter is botwarden's Proxy-Wasm HTTP filter: the in-proxy
+// fast path in front of ext_authz (DESIGN.md §1, step 2).
+//
+// For every request it
+//   - removes client-sent x-bot-* / x-botwarden-* headers (but Envoy's JA4
+//     header) and the skip marker, so that nothing downstream can be fooled;
+//   - opens the session cookie with detect/token, the code the server seals
+//     it with, and checks its binding to the client (source.address, which
+//     in an HTTP filter is the address Envoy's HCM derived from XFF) and UA;
+//   - a cookie that says blocked: answers 403 itself, no round trip;
+//   - a valid, bound, fresh cookie with a good score: adds the verdict
+//     headers and the skip marker, which makes Envoy skip ext_authz;
+//   - anything else: continues untouched, and ext_authz decides.
+//
+// The logic is plain Go behind the Host interface, so it is tested natively;
+// package abi binds Host to the proxy, and cmd/filter is the module's main.
+// Internal errors and panics fail open (or answer 503 with fail_mode
+// "closed"); they never reach the VM.
+package wasmfilter
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/wasmfilter/abi"
+)
+
+// Host is what the filter needs from the proxy. Request methods act on the
+// request whose callback is running.
+type Host interface {
+	// RequestHeaders returns all request headers, names lower-case, in order.
+	RequestHeaders() ([][2]string, error)
+	// RemoveRequestHeader removes header name.
+	RemoveRequestHeader(name string) error
+	// ReplaceRequestHeader sets header name to value, adding it if absent.
+	ReplaceRequestHeader(name, value string) error
+	// Property reads an attribute by path tokens; abi.ErrNotFound if absent.
+	Property(path ...string) ([]byte, error)
+	// SendLocalResponse answers the request from the proxy.
+	SendLocalResponse(status uint32, details string, body []byte, headers [][2]string) error
+	// Log writes a line to the proxy's log.
+	Log(level abi.LogLevel, msg string)
+	// DefineCounter returns the id of the counter name, defining it.
+	DefineCounter(name string) (uint32, error)
+	// IncrementCounter adds delta to a counter.
+	IncrementCounter(id uint32, delta int64) error
+}
+
+// Plugin is one configured instance of the filter (a Proxy-Wasm root
+// context). It is not safe for concurrent use, and needs not be: a Wasm VM
+// runs one callback at a time.
+type Plugin struct {
+	host Host
+	// Now is the clock used when the host has no request.time attribute;
+	// time.Now unless a test sets it.
+	Now func() time.Time
+
+	cfg   Config
+	ring  *token.Ring
+	level abi.LogLevel
+	strip map[string]bool // configured names to strip besides the reserved prefixes
+	stats stats
+}
+
+// NewPlugin returns an unconfigured plugin that talks to h.
+func NewPlugin(h Host) *Plugin { return &Plugin{host: h, Now: time.Now, level: abi.LogInfo} }
+
+// Config returns the active configuration (the zero Config before a
+// successful OnConfigure).
+func (p *Plugin) Config() Config { return p.cfg }
+
+// OnConfigure parses and validates the plugin configuration, logs why it is
+// refused if it is, and returns false then (which fails the plugin load).
+// A refused configuration leaves the previous one, if any, in place.
+func (p *Plugin) OnConfigure(b []byte) bool {
+	cfg, err := ParseConfig(b)
+	if err != nil {
+		p.host.Log(abi.LogError, "botwarden: invalid plugin configuration: "+oneLine(err))
+		return false
+	}
+	ring, err := cfg.Ring()
+	if err != nil { // Validate built it already; kept for the error path's sake
+		p.host.Log(abi.LogError, "botwarden: invalid plugin configuration: keys: "+err.Error())
+		return false
+	}
+	p.cfg, p.ring = cfg, ring
+	p.level, _ = abi.ParseLogLevel(cfg.LogLevel)
+	p.strip = map[string]bool{cfg.SkipHeader: true, cfg.Headers.Score: true, cfg.Headers.Category: true, cfg.Headers.JSDetection: true}
+	p.stats.define(p.host, p.logf)
+	p.logf(abi.LogInfo, "botwarden: cookie fast path configured: cookie %q, %d key(s), active %d, score >= %d, fresh for %v, fail %s",
+		cfg.CookieName, len(cfg.Keys), cfg.ActiveKey, cfg.ScoreThreshold, cfg.FreshFor.Duration, cfg.FailMode)
+	return true
+}
+
+// OnRequestHeaders handles one request. It never panics: a panic in the
+// handling is recovered and treated as an internal error.
+func (p *Plugin) OnRequestHeaders(numHeaders int, endOfStream bool) (action abi.Action) {
+	if p.ring == nil {
+		return abi.ActionContinue
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			action = p.fail(fmt.Errorf("panic: %v", r))
+		}
+	}()
+	action, err := p.handle()
+	if err != nil {
+		return p.fail(err)
+	}
+	return action
+}
+
+func (p *Plugin) handle() (abi.Action, error) {
+	pairs, err := p.host.RequestHeaders()
+	if err != nil {
+		return abi.ActionContinue, fmt.Errorf("reading request headers: %w", err)
+	}
+	var cookie, ua string
+	uaSeen, spoofed := false, false
+	for _, kv := range pairs {
+		name := kv[0]
+		if reserved(name) || p.strip[name] {
+			// Once per occurrence: Envoy removes every value per call,
+			// other hosts one.
+			if err := p.host.RemoveRequestHeader(name); err != nil {
+				return abi.ActionContinue, fmt.Errorf("removing client header %s: %w", name, err)
+			}
+			spoofed = true
+			continue
+		}
+		switch name {
+		case "user-agent":
+			if !uaSeen {
+				ua, uaSeen = kv[1], true
+			}
+		case "cookie":
+			// HTTP/2 clients may split cookies over several headers.
+			if cookie == "" {
+				cookie = cookieValue(kv[1], p.cfg.CookieName)
+			}
+		}
+	}
+	if spoofed {
+		p.stats.inc(p.host, cSpoofed)
+	}
+	if cookie == "" {
+		p.stats.inc(p.host, cAbsent)
+		return abi.ActionContinue, nil
+	}
+
+	now := p.requestTime()
+	claims, err := p.ring.Open(cookie, now)
+	if err != nil {
+		p.invalid(token.Reason(err), err)
+		return abi.ActionContinue, nil
+	}
+	ip, err := p.clientIP()
+	if err != nil {
+		p.invalid("no_client_ip", err)
+		return abi.ActionContinue, nil
+	}
+	if err := claims.Bound(ip, ua, p.cfg.BindIPv4Bits, p.cfg.BindIPv6Bits); err != nil {
+		p.invalid(token.Reason(err), err)
+		return abi.ActionContinue, nil
+	}
+	p.stats.inc(p.host, cValid)
+
+	if claims.Flags.Has(token.Blocked) {
+		if err := p.host.SendLocalResponse(uint32(p.cfg.BlockStatus), "botwarden_cookie_blocked",
+			[]byte(p.cfg.BlockBody), replyHeaders); err != nil {
+			return abi.ActionContinue, fmt.Errorf("sending block reply: %w", err)
+		}
+		p.stats.inc(p.host, cBlocked)
+		p.logf(abi.LogDebug, "botwarden: blocked session %s by cookie", claims.SessionID)
+		// Envoy sends the local reply when this callback returns.
+		return abi.ActionPause, nil
+	}
+	if age := now.Unix() - claims.IssuedAt; age > int64(p.cfg.FreshFor.Seconds()) {
+		p.stats.inc(p.host, cStale)
+		return abi.ActionContinue, nil
+	}
+	score := int(claims.Score)
+	if score < p.cfg.ScoreThreshold {
+		p.stats.inc(p.host, cBelowThreshold)
+		return abi.ActionContinue, nil
+	}
+
+	set := [][2]string{
+		{p.cfg.Headers.Score, strconv.Itoa(score)},
+		{p.cfg.Headers.Category, category(score)},
+	}
+	if claims.Flags.Has(token.JSChecked) {
+		v := "failed"
+		if claims.Flags.Has(token.JSPassed) {
+			v = "passed"
+		}
+		set = append(set, [2]string{p.cfg.Headers.JSDetection, v})
+	}
+	// The marker goes last: if setting a verdict header fails, the request
+	// still goes to ext_authz.
+	set = append(set, [2]string{p.cfg.SkipHeader, "1"})
+	for _, h := range set {
+		if err := p.host.ReplaceRequestHeader(h[0], h[1]); err != nil {
+			return abi.ActionContinue, fmt.Errorf("setting %s: %w", h[0], err)
+		}
+	}
+	p.stats.inc(p.host, cFastPath)
+	return abi.ActionContinue, nil
+}
+
+var replyHeaders = [][2]string{
+	{"content-type", "text/plain; charset=utf-8"},
+	{"cache-control", "no-store"},
+}
+
+// requestTime is the request.time attribute (when Envoy received the
+// request; a timestamp serialised as int64 nanoseconds, little-endian). The
+// WASI clock is the fallback: Envoy's is real, but a sandboxing host such as
+// wazero by default serves a fake one, and the host's notion of the
+// request's time is the one the rest of the proxy uses.
+func (p *Plugin) requestTime() time.Time {
+	if v, err := p.host.Property("request", "time"); err == nil && len(v) == 8 {
+		return time.Unix(0, int64(binary.LittleEndian.Uint64(v)))
+	}
+	return p.Now()
+}
+
+// errNoClientIP: source.address is absent or not an address.
+var errNoClientIP = errors.New("no client address")
+
+// clientIP reads source.address: "ip:port", the downstream address Envoy's
+// HCM derived (x-forwarded-for with the configured trusted hops), not the
+// L4 peer that ext_authz calls source.address.
+func (p *Plugin) clientIP() (netip.Addr, error) {
+	v, err := p.host.Property("source", "address")
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%w: source.address: %w", errNoClientIP, err)
+	}
+	s := string(v)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, nil
+	}
+	return netip.Addr{}, fmt.Errorf("%w: source.address %q", errNoClientIP, s)
+}
+
+func (p *Plugin) invalid(reason string, err error) {
+	p.stats.inc(p.host, invalidCounter(reason))
+	p.logf(abi.LogDebug, "botwarden: session cookie not used: %s: %v", reason, err)
+}
+
+// fail applies the fail mode to an internal error.
+func (p *Plugin) fail(err error) abi.Action {
+	p.stats.inc(p.host, cError)
+	p.logf(abi.LogError, "botwarden: cookie check failed (fail %s): %v", p.cfg.FailMode, err)
+	if p.cfg.FailMode == FailClosed {
+		if p.host.SendLocalResponse(503, "botwarden_filter_error", []byte("Service unavailable.\n"), replyHeaders) == nil {
+			return abi.ActionPause
+		}
+	}
+	return abi.ActionContinue
+}
+
+func (p *Plugin) logf(level abi.LogLevel, format string, args ...any) {
+	if level < p.level {
+		return
+	}
+	p.host.Log(level, fmt.Sprintf(format, args...))
+}
+
+// cookieValue returns the value of cookie name in one Cookie header, or "".
+// It splits like the server's detect.Request.Cookie (first match wins,
+// surrounding quotes dropped) so both read the same cookie.
+func cookieValue(header, name string) string {
+	for header != "" {
+		var part string
+		part, header, _ = strings.Cut(header, ";")
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && k == name {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
+
+// oneLine joins a multi-error on one log line.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
