@@ -204,21 +204,28 @@ type Key struct {
 // of exactly 32 bytes.
 func ParseKey(id uint32, b64 string) (Key, error) {
 	k := Key{ID: id}
-	var raw []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if raw, err = enc.DecodeString(b64); err == nil {
-			break
-		}
-	}
+	raw, err := DecodeSecret(b64)
 	if err != nil {
-		return k, fmt.Errorf("key %d: not base64: %w", id, err)
+		return k, fmt.Errorf("key %d: %w", id, err)
 	}
 	if len(raw) != KeyLen {
 		return k, fmt.Errorf("key %d: %d bytes, want %d", id, len(raw), KeyLen)
 	}
 	copy(k.Secret[:], raw)
 	return k, nil
+}
+
+// DecodeSecret decodes a secret written in any base64 flavour (standard or
+// URL alphabet, padded or not), as operators paste them into config files.
+func DecodeSecret(b64 string) ([]byte, error) {
+	var err error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		var raw []byte
+		if raw, err = enc.DecodeString(b64); err == nil {
+			return raw, nil
+		}
+	}
+	return nil, fmt.Errorf("not base64: %w", err)
 }
 
 // NewKey returns a random key with the given id.
