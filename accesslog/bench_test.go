@@ -1,0 +1,129 @@
+package accesslog
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	accesslogsvc "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/botwarden/botwarden/detect/behavior"
+)
+
+// drainServer only reads the stream: the baseline an ingest path is
+// compared with (gRPC transport + protobuf decoding, nothing else).
+type drainServer struct {
+	accesslogsvc.UnimplementedAccessLogServiceServer
+	entries atomic.Int64
+}
+
+func (d *drainServer) StreamAccessLogs(s accesslogsvc.AccessLogService_StreamAccessLogsServer) error {
+	for {
+		m, err := s.Recv()
+		if err != nil {
+			return nil
+		}
+		d.entries.Add(int64(len(m.GetHttpLogs().GetLogEntry())))
+	}
+}
+
+const benchBatch = 100
+
+// sendBatches streams n pre-encoded batches on one stream, like one Envoy
+// worker, and waits until done() reports them all handled.
+func sendBatches(b *testing.B, conn *grpc.ClientConn, n int, done func() int64) {
+	first, rest := encodedBatch(benchBatch, true), encodedBatch(benchBatch, false)
+	s, err := conn.NewStream(context.Background(), &accesslogsvc.AccessLogService_ServiceDesc.Streams[0],
+		"/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs", grpc.ForceCodec(rawCodec{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := done()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := range n {
+		m := rest
+		if i == 0 {
+			m = first
+		}
+		if err := s.SendMsg(&m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = s.CloseSend()
+	want := base + int64(n*benchBatch)
+	for done() < want {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n*benchBatch)/b.Elapsed().Seconds(), "entries/s")
+	// CPU per entry (client, server and analysis together) does not depend
+	// on how busy the shared machine is; 1e6 / it is entries/s per core.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n*benchBatch), "cpu-µs/entry")
+}
+
+func loopback(b *testing.B, register func(*grpc.Server)) *grpc.ClientConn {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	register(srv)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(); srv.Stop() })
+	return conn
+}
+
+// BenchmarkIngest compares, in one run, a drain-only receiver (Drain), the
+// receiver converting entries into events (Convert), and the receiver
+// feeding the running behavioural analysis (Analysis). One op is one batch
+// of 100 entries; entries/s is the figure to compare.
+func BenchmarkIngest(b *testing.B) {
+	b.Run("Drain", func(b *testing.B) {
+		d := &drainServer{}
+		conn := loopback(b, func(s *grpc.Server) { accesslogsvc.RegisterAccessLogServiceServer(s, d) })
+		sendBatches(b, conn, b.N, d.entries.Load)
+	})
+	b.Run("Convert", func(b *testing.B) {
+		h := serveBench(b, &collector{})
+		sendBatches(b, h.conn, b.N, func() int64 { return int64(h.metric("botwarden_als_entries_total", "accepted")) })
+	})
+	b.Run("Analysis", func(b *testing.B) {
+		cfg := behavior.DefaultConfig()
+		eng, err := behavior.New(cfg, zerolog.Nop(), nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = eng.Run(ctx) }()
+		b.Cleanup(cancel)
+		h := serveBench(b, eng)
+		sendBatches(b, h.conn, b.N, func() int64 {
+			if eng.Pending() > 0 { // the analysis must catch up: its work is part of the cost
+				return 0
+			}
+			return int64(h.metric("botwarden_als_entries_total", "accepted") + h.metric("botwarden_als_entries_total", "dropped"))
+		})
+		b.ReportMetric(h.metric("botwarden_als_entries_total", "dropped")/float64(b.N*benchBatch), "dropped/entry")
+	})
+}
+
+func serveBench(b *testing.B, sink Sink) *harness {
+	return serve(b, DefaultConfig(), []Sink{sink})
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
