@@ -97,9 +97,13 @@ func TestConvertCases(t *testing.T) {
 		problem Problem
 		err     error
 	}{
-		{name: "ipv6 with zone", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.DownstreamRemoteAddress = sock("fe80::1%eth0") },
+		{name: "ipv6 with zone", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.CommonProperties.DownstreamRemoteAddress = sock("fe80::1%eth0")
+		},
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.ClientIP.String(), "fe80::1") }},
-		{name: "ipv4-mapped ipv6", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.DownstreamRemoteAddress = sock("::ffff:192.0.2.1") },
+		{name: "ipv4-mapped ipv6", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.CommonProperties.DownstreamRemoteAddress = sock("::ffff:192.0.2.1")
+		},
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.ClientIP.String(), "192.0.2.1") }},
 		{name: "pipe has no client ip, metadata fallback", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
 			e.CommonProperties.DownstreamRemoteAddress = &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: "/run/envoy.sock"}}}
@@ -107,11 +111,15 @@ func TestConvertCases(t *testing.T) {
 		}, check: func(t *testing.T, ev *detect.Event) { want(t, ev.ClientIP.String(), "198.51.100.9") }},
 		{name: "missing address", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.DownstreamRemoteAddress = nil },
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.ClientIP.IsValid(), false) }},
-		{name: "garbage address", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.DownstreamRemoteAddress = sock("not-an-ip") },
+		{name: "garbage address", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.CommonProperties.DownstreamRemoteAddress = sock("not-an-ip")
+		},
 			problem: ProblemClientIP, check: func(t *testing.T, ev *detect.Event) { want(t, ev.ClientIP.IsValid(), false) }},
 		{name: "negative duration", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.Duration = durationpb.New(-time.Second) },
 			problem: ProblemDuration, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Duration, time.Duration(0)) }},
-		{name: "huge duration", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.Duration = &durationpb.Duration{Seconds: 1 << 40} },
+		{name: "huge duration", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.CommonProperties.Duration = &durationpb.Duration{Seconds: 1 << 40}
+		},
 			problem: ProblemDuration, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Duration, time.Duration(0)) }},
 		{name: "status out of range", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.Response.ResponseCode = wrapperspb.UInt32(42) },
 			problem: ProblemStatus, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Status, 0) }},
@@ -119,15 +127,21 @@ func TestConvertCases(t *testing.T) {
 			problem: ProblemStatus, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Status, 0) }},
 		{name: "no response (downstream reset)", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.Response = nil },
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.Status, 0) }},
-		{name: "start time in 1970", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.StartTime = timestamppb.New(time.Unix(0, 0)) },
+		{name: "start time in 1970", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.CommonProperties.StartTime = timestamppb.New(time.Unix(0, 0))
+		},
 			problem: ProblemStartTime, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Time, now) }},
-		{name: "start time invalid", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.StartTime = &timestamppb.Timestamp{Seconds: 1 << 62} },
+		{name: "start time invalid", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.CommonProperties.StartTime = &timestamppb.Timestamp{Seconds: 1 << 62}
+		},
 			problem: ProblemStartTime, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Time, now) }},
 		{name: "no start time", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.CommonProperties.StartTime = nil },
 			problem: ProblemStartTime, check: func(t *testing.T, ev *detect.Event) { want(t, ev.Time, now) }},
 		{name: "unknown method", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.Request.RequestMethod = corev3.RequestMethod(99) },
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.Method, "") }},
-		{name: "unspecified method", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.Request.RequestMethod = corev3.RequestMethod_METHOD_UNSPECIFIED },
+		{name: "unspecified method", mut: func(e *accesslogv3.HTTPAccessLogEntry) {
+			e.Request.RequestMethod = corev3.RequestMethod_METHOD_UNSPECIFIED
+		},
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.Method, "") }},
 		{name: "ja4 dash falls back to metadata", mut: func(e *accesslogv3.HTTPAccessLogEntry) { e.Request.RequestHeaders["x-botwarden-ja4"] = "-" },
 			check: func(t *testing.T, ev *detect.Event) { want(t, ev.JA4, "from-metadata") }},
