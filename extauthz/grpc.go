@@ -3,6 +3,7 @@ package extauthz
 import (
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -25,7 +26,7 @@ func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.Che
 		if v.EnforcedAction == detect.ActionRateLimit {
 			code = codes.ResourceExhausted
 		}
-		resp.Status = &rpcstatus.Status{Code: int32(code), Message: "botwarden: " + string(v.EnforcedAction)}
+		resp.Status = &rpcstatus.Status{Code: int32(code), Message: utf8Safe("botwarden: " + string(v.EnforcedAction))}
 		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: deniedResponse(d, v.SetCookies)}
 		return resp
 	}
@@ -41,7 +42,18 @@ var falseValue = wrapperspb.Bool(false)
 
 func setHeader(name, value string) *corev3.HeaderValueOption {
 	// Value, not RawValue: Envoy reads header.value in ext_authz responses.
-	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: name, Value: value}, Append: falseValue}
+	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: utf8Safe(name), Value: utf8Safe(value)}, Append: falseValue}
+}
+
+// utf8Safe makes s valid UTF-8. Proto3 string fields must be: one invalid
+// byte (a raw header echoed into a page or the metadata) would make the
+// response fail to marshal, and Envoy would see an RPC error instead of a
+// decision. Invalid bytes become "!", as Envoy does for headers.
+func utf8Safe(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "!")
 }
 
 func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
@@ -67,7 +79,7 @@ func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
 		ok.ResponseHeadersToAdd = make([]*corev3.HeaderValueOption, len(v.SetCookies))
 		for i, c := range v.SetCookies {
 			ok.ResponseHeadersToAdd[i] = &corev3.HeaderValueOption{
-				Header:       &corev3.HeaderValue{Key: "set-cookie", Value: c},
+				Header:       &corev3.HeaderValue{Key: "set-cookie", Value: utf8Safe(c)},
 				AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
 			}
 		}
@@ -81,7 +93,7 @@ func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
 func deniedResponse(d detect.Response, cookies []string) *authv3.DeniedHttpResponse {
 	out := &authv3.DeniedHttpResponse{
 		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.Status)},
-		Body:   string(d.Body),
+		Body:   utf8Safe(string(d.Body)),
 	}
 	out.Headers = make([]*corev3.HeaderValueOption, 0, len(d.Headers)+len(cookies))
 	for name, values := range d.Headers {
@@ -122,7 +134,7 @@ func boolValue(b bool) *structpb.Value {
 }
 
 func stringValue(s string) *structpb.Value {
-	return &structpb.Value{Kind: &structpb.Value_StringValue{StringValue: s}}
+	return &structpb.Value{Kind: &structpb.Value_StringValue{StringValue: utf8Safe(s)}}
 }
 
 func numberValue(n int) *structpb.Value {

@@ -35,8 +35,8 @@ var testEngine = detect.EngineFunc{EngineName: "test-ua", Fn: func(ctx context.C
 
 // testDecider: score 1 blocks; a path under /limited rate-limits; a path
 // under /challenge gets a managed challenge; the mode comes from the
-// "mode" context extension (default mitigate) and turns denials into allow
-// in monitor and inject mode.
+// "mode" context extension or a path under /monitor (default mitigate) and
+// turns denials into allow in monitor and inject mode.
 type testDecider struct{}
 
 func (testDecider) Decide(ctx context.Context, r *detect.Request, v *detect.Verdict) {
@@ -50,6 +50,9 @@ func (testDecider) Decide(ctx context.Context, r *detect.Request, v *detect.Verd
 		v.Action, v.RuleID = detect.ActionBlock, "block-automated"
 	}
 	v.Mode = detect.Mode(r.ContextExtensions["mode"])
+	if strings.HasPrefix(r.PathOnly(), "/monitor") {
+		v.Mode = detect.ModeMonitor
+	}
 	if v.Mode == "" {
 		v.Mode = detect.ModeMitigate
 	}

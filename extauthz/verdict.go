@@ -64,8 +64,8 @@ func spoofed(h detect.Headers, set []header) []string {
 	var out []string
 next:
 	for k := range h {
-		if !detect.Reserved(k) {
-			continue
+		if !detect.Reserved(k) || !isToken(k) {
+			continue // a name that is not a token cannot be a real header
 		}
 		for _, s := range set {
 			if s.name == k {
@@ -75,6 +75,20 @@ next:
 		out = append(out, k)
 	}
 	return out
+}
+
+// isToken reports whether s is an RFC 9110 token (a valid header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func joinInts(ids []int) string {

@@ -1,0 +1,290 @@
+// Package loadtest drives ext_authz Check over loopback gRPC at a fixed
+// concurrency against a do-nothing Authorization server and botwarden's, in
+// one process and one run, and compares throughput and latency. The
+// pipeline under test is built by a function the caller passes, so the same
+// harness measures whatever the server would run.
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/rs/zerolog"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz"
+)
+
+// Config bounds a run. The zero value is not useful; start from
+// DefaultConfig.
+type Config struct {
+	// Concurrency is the number of requests in flight per target.
+	Concurrency int
+	// Conns is the number of gRPC connections the load is spread over
+	// (Envoy keeps about one per worker thread).
+	Conns int
+	// Phase is how long one target is driven in one round; Rounds
+	// alternate the targets so drift on a shared machine hits both.
+	Phase  time.Duration
+	Rounds int
+	// Warmup runs each target once, unmeasured, before the rounds.
+	Warmup time.Duration
+	// NewPipeline builds the pipeline botwarden's server runs.
+	NewPipeline func() (*detect.Pipeline, error)
+	// Requests is the traffic; nil means Traffic().
+	Requests []*authv3.CheckRequest
+	// Options for the botwarden server (Config, Responder); the logger
+	// and registry are the caller's business.
+	Options extauthz.Options
+}
+
+// DefaultConfig runs in about 15 s: 16 in flight over 2 connections, 2
+// rounds of 3.5 s per target after 0.5 s of warm-up each.
+func DefaultConfig() Config {
+	return Config{Concurrency: 16, Conns: 2, Phase: 3500 * time.Millisecond, Rounds: 2, Warmup: 500 * time.Millisecond,
+		Options: extauthz.Options{Config: extauthz.DefaultConfig(), Logger: zerolog.Nop()}}
+}
+
+// Result is one target's measurements over all rounds.
+type Result struct {
+	Name     string
+	Requests int
+	Errors   int
+	Allowed  int
+	Denied   int
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+}
+
+// Throughput is requests per second.
+func (r Result) Throughput() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// Report compares botwarden with the do-nothing baseline.
+type Report struct {
+	Config    Config
+	Baseline  Result
+	Botwarden Result
+}
+
+// ThroughputRatio is botwarden's throughput over the baseline's (target ≥ 0.8).
+func (r Report) ThroughputRatio() float64 {
+	return ratio(r.Botwarden.Throughput(), r.Baseline.Throughput())
+}
+
+// P50Ratio is botwarden's median latency over the baseline's.
+func (r Report) P50Ratio() float64 { return ratio(float64(r.Botwarden.P50), float64(r.Baseline.P50)) }
+
+// P99Ratio is botwarden's p99 over the baseline's (target ≤ 2).
+func (r Report) P99Ratio() float64 { return ratio(float64(r.Botwarden.P99), float64(r.Baseline.P99)) }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// Write prints the report as a table.
+func (r Report) Write(w io.Writer) {
+	c := r.Config
+	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests\n",
+		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests))
+	fmt.Fprintf(w, "%-10s %9s %7s %10s %10s %10s %8s %8s\n", "target", "requests", "errors", "req/s", "p50", "p99", "allowed", "denied")
+	for _, res := range []Result{r.Baseline, r.Botwarden} {
+		fmt.Fprintf(w, "%-10s %9d %7d %10.0f %10s %10s %8d %8d\n", res.Name, res.Requests, res.Errors, res.Throughput(),
+			res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), res.Allowed, res.Denied)
+	}
+	fmt.Fprintf(w, "botwarden / do-nothing: throughput %.2fx (target >= 0.80x: %s), p50 %.2fx, p99 %.2fx (target <= 2.00x: %s)\n",
+		r.ThroughputRatio(), verdict(r.ThroughputRatio() >= 0.8), r.P50Ratio(), r.P99Ratio(), verdict(r.P99Ratio() <= 2))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// Noop is the do-nothing Authorization server: OK without looking. It is
+// the baseline every figure is compared with.
+type Noop struct {
+	authv3.UnimplementedAuthorizationServer
+}
+
+var okResponse = &authv3.CheckResponse{Status: &rpcstatus.Status{}}
+
+func (Noop) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	return okResponse, nil
+}
+
+// Run starts both servers on 127.0.0.1, drives them, stops them and
+// reports. It returns early with what it has if ctx ends.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.Concurrency < 1 || cfg.Conns < 1 || cfg.Rounds < 1 || cfg.Phase <= 0 {
+		return Report{}, errors.New("loadtest: concurrency, conns, rounds and phase must be positive")
+	}
+	if cfg.NewPipeline == nil {
+		return Report{}, errors.New("loadtest: NewPipeline is required")
+	}
+	if cfg.Requests == nil {
+		cfg.Requests = Traffic()
+	}
+	p, err := cfg.NewPipeline()
+	if err != nil {
+		return Report{}, fmt.Errorf("loadtest: build pipeline: %w", err)
+	}
+	bw, err := extauthz.New(p, cfg.Options)
+	if err != nil {
+		return Report{}, fmt.Errorf("loadtest: %w", err)
+	}
+	targets := []*target{{name: "do-nothing", srv: Noop{}}, {name: "botwarden", srv: bw}}
+	for _, t := range targets {
+		if err := t.start(cfg.Conns); err != nil {
+			for _, t := range targets {
+				t.stop()
+			}
+			return Report{}, err
+		}
+		defer t.stop()
+	}
+
+	for _, t := range targets {
+		if cfg.Warmup > 0 {
+			t.drive(ctx, cfg, cfg.Warmup, false)
+		}
+	}
+	for range cfg.Rounds {
+		for _, t := range targets {
+			t.drive(ctx, cfg, cfg.Phase, true)
+		}
+	}
+	return Report{Config: cfg, Baseline: targets[0].result(), Botwarden: targets[1].result()}, ctx.Err()
+}
+
+// target is one gRPC server under load and what was measured against it.
+type target struct {
+	name  string
+	srv   authv3.AuthorizationServer
+	grpc  *grpc.Server
+	conns []*grpc.ClientConn
+
+	lat                            []time.Duration
+	requests, errs, allowed, denis int
+	elapsed                        time.Duration
+}
+
+func (t *target) start(conns int) error {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("loadtest: listen: %w", err)
+	}
+	t.grpc = grpc.NewServer()
+	authv3.RegisterAuthorizationServer(t.grpc, t.srv)
+	go t.grpc.Serve(lis)
+	for range conns {
+		c, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("loadtest: dial %s: %w", t.name, err)
+		}
+		t.conns = append(t.conns, c)
+	}
+	return nil
+}
+
+func (t *target) stop() {
+	for _, c := range t.conns {
+		c.Close()
+	}
+	if t.grpc != nil {
+		t.grpc.Stop()
+	}
+}
+
+// drive keeps cfg.Concurrency Checks in flight for d and, if record, adds
+// the outcome to the target's totals.
+//
+// The phase only stops new Checks; the ones in flight run to completion on
+// the parent context, so the end of a phase is not counted as failures and
+// the elapsed time covers every request counted.
+func (t *target) drive(ctx context.Context, cfg Config, d time.Duration, record bool) {
+	phase, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	type tally struct {
+		lat                      []time.Duration
+		n, errs, allowed, denied int
+	}
+	tallies := make([]tally, cfg.Concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range cfg.Concurrency {
+		wg.Go(func() {
+			tl := &tallies[w]
+			tl.lat = make([]time.Duration, 0, 4096)
+			client := authv3.NewAuthorizationClient(t.conns[w%len(t.conns)])
+			for i := w; phase.Err() == nil; i += cfg.Concurrency {
+				req := cfg.Requests[i%len(cfg.Requests)]
+				t0 := time.Now()
+				resp, err := client.Check(ctx, req)
+				el := time.Since(t0)
+				if err != nil {
+					if ctx.Err() != nil {
+						break // the run was interrupted
+					}
+					tl.errs++
+					continue
+				}
+				tl.lat = append(tl.lat, el)
+				tl.n++
+				if resp.GetStatus().GetCode() == 0 {
+					tl.allowed++
+				} else {
+					tl.denied++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if !record {
+		return
+	}
+	t.elapsed += time.Since(start)
+	for _, tl := range tallies {
+		t.lat = append(t.lat, tl.lat...)
+		t.requests += tl.n
+		t.errs += tl.errs
+		t.allowed += tl.allowed
+		t.denis += tl.denied
+	}
+}
+
+func (t *target) result() Result {
+	slices.Sort(t.lat)
+	return Result{
+		Name: t.name, Requests: t.requests, Errors: t.errs, Allowed: t.allowed, Denied: t.denis,
+		Elapsed: t.elapsed, P50: percentile(t.lat, 0.50), P99: percentile(t.lat, 0.99),
+	}
+}
+
+// percentile of sorted latencies (nearest rank).
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

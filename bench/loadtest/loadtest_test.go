@@ -1,0 +1,104 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz"
+)
+
+// libraryBlocker blocks the HTTP-library user agents of the mix.
+func libraryBlocker() (*detect.Pipeline, error) {
+	eng := detect.EngineFunc{EngineName: "ua", Fn: func(_ context.Context, r *detect.Request, v *detect.Verdict) error {
+		ua := r.UserAgent()
+		if strings.HasPrefix(ua, "curl/") || strings.HasPrefix(ua, "python-requests/") {
+			v.Automated(detect.SourceHeuristics, 1, "http-library")
+		}
+		return nil
+	}}
+	dec := deciderFunc(func(v *detect.Verdict) {
+		v.Action = detect.ActionAllow
+		if v.Score == detect.ScoreAutomated {
+			v.Action = detect.ActionBlock
+		}
+		v.EnforcedAction = v.Action
+	})
+	return &detect.Pipeline{Engines: []detect.Engine{eng}, Decider: dec}, nil
+}
+
+type deciderFunc func(*detect.Verdict)
+
+func (f deciderFunc) Decide(_ context.Context, _ *detect.Request, v *detect.Verdict) { f(v) }
+
+func TestRunShort(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Concurrency, cfg.Conns, cfg.Phase, cfg.Rounds, cfg.Warmup = 4, 1, 150*time.Millisecond, 1, 0
+	cfg.NewPipeline = libraryBlocker
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Result{rep.Baseline, rep.Botwarden} {
+		if r.Requests == 0 || r.Errors != 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Throughput() <= 0 {
+			t.Fatalf("%s: %+v", r.Name, r)
+		}
+	}
+	if rep.Baseline.Denied != 0 || rep.Botwarden.Denied == 0 || rep.Botwarden.Allowed == 0 {
+		t.Fatalf("baseline denied %d, botwarden allowed %d denied %d", rep.Baseline.Denied, rep.Botwarden.Allowed, rep.Botwarden.Denied)
+	}
+	var out bytes.Buffer
+	rep.Write(&out)
+	if !strings.Contains(out.String(), "botwarden / do-nothing: throughput") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("missing pipeline constructor must fail")
+	}
+	cfg.NewPipeline = libraryBlocker
+	cfg.Concurrency = 0
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Fatal("zero concurrency must fail")
+	}
+}
+
+func TestTrafficMix(t *testing.T) {
+	reqs := Traffic()
+	if len(reqs) != 100 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	browsers, bots := 0, 0
+	for _, req := range reqs {
+		r := extauthz.FromCheckRequest(req, extauthz.DefaultConfig())
+		if r.UserAgent() == "" || r.Method != "GET" || r.Host != "shop.example" || !r.ClientIP.IsValid() {
+			t.Fatalf("bad request %+v", r)
+		}
+		if strings.HasPrefix(r.UserAgent(), "Mozilla/5.0 (") && r.Headers.Has("accept-language") {
+			browsers++
+		} else {
+			bots++
+		}
+	}
+	if browsers < 60 || bots < 20 {
+		t.Fatalf("mix: %d browsers, %d others", browsers, bots)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	lat := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for q, want := range map[float64]time.Duration{0.5: 5, 0.99: 10, 0.1: 1, 0: 1, 1: 10} {
+		if got := percentile(lat, q); got != want {
+			t.Errorf("p%v = %v, want %v", q, got, want)
+		}
+	}
+	if percentile(nil, 0.5) != 0 {
+		t.Error("empty")
+	}
+}

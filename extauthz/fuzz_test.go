@@ -1,0 +1,156 @@
+package extauthz
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/botwarden/botwarden/detect"
+)
+
+// fuzzCheckRequest builds a CheckRequest from fuzzed parts. headers is a
+// newline-separated list of "name:value" lines (bytes, so anything goes);
+// raw selects Envoy's encode_raw_headers form.
+func fuzzCheckRequest(method, path, host string, headers []byte, xff, peer string, raw bool) *authv3.CheckRequest {
+	httpReq := &authv3.AttributeContext_HttpRequest{Method: method, Path: path, Host: host}
+	var list []*corev3.HeaderValue
+	m := map[string]string{}
+	for line := range bytes.SplitSeq(headers, []byte("\n")) {
+		k, v, _ := bytes.Cut(line, []byte(":"))
+		list = append(list, &corev3.HeaderValue{Key: string(k), RawValue: bytes.Clone(v)})
+		m[string(k)] = string(v)
+	}
+	if xff != "" {
+		list = append(list, &corev3.HeaderValue{Key: "x-forwarded-for", RawValue: []byte(xff)})
+		m["x-forwarded-for"] = xff
+	}
+	if raw {
+		httpReq.HeaderMap = &corev3.HeaderMap{Headers: list}
+	} else {
+		httpReq.Headers = m
+	}
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source:  &authv3.AttributeContext_Peer{Address: socketAddr(peer, 1)},
+		Request: &authv3.AttributeContext_Request{Http: httpReq},
+	}}
+}
+
+func FuzzCheckRequest(f *testing.F) {
+	f.Add("GET", "/", "shop.example", []byte("user-agent:"+chromeUA+"\naccept:text/html\ncookie:a=1"), "198.51.100.7, 10.0.0.1", "10.0.0.1", false)
+	f.Add("POST", "/limited?x=1", "", []byte(":method:GET\n:path:/x\nuser-agent:curl/8.5.0\nx-bot-score:99\nx-request-id:\xff<b>"), "garbage", "::ffff:10.0.0.1", true)
+	f.Add("", "", "", []byte(""), "", "", true)
+	f.Add("PROPFIND", "/%zz/../\x00", "EXAMPLE.com:99999", []byte("x-botwarden-ja4:\xfe\xff\nx-bot-\xff:1\nUser-Agent:python-requests/2.31"), "[::1]:80,unknown", "fe80::1%eth0", false)
+
+	cfg := DefaultConfig()
+	cfg.ClientIP = ClientIPConfig{UseXFF: true, XFFNumTrustedHops: 1, UseExternalAddress: true, PeerFallback: true}
+	cfg.MaxHeaderValueBytes = 1024 // small, so truncation paths run
+	s := newTestServer(f, &detect.Pipeline{Engines: []detect.Engine{testEngine}, Decider: testDecider{}, Budget: -1}, Options{Config: cfg})
+
+	f.Fuzz(func(t *testing.T, method, path, host string, headers []byte, xff, peer string, raw bool) {
+		req := fuzzCheckRequest(method, path, host, headers, xff, peer, raw)
+
+		r, _ := fromCheckRequest(req, cfg.ClientIP, cfg.limits())
+		for k, v := range r.Headers {
+			if strings.HasPrefix(k, ":") || k != lowerASCII(k) {
+				t.Fatalf("header name %q kept", k)
+			}
+			if len(v) > cfg.MaxHeaderValueBytes {
+				t.Fatalf("header %q: %d bytes over the cap", k, len(v))
+			}
+		}
+		if len(r.Path) > cfg.MaxHeaderValueBytes || len(r.Host) > cfg.MaxHeaderValueBytes {
+			t.Fatal("path or host over the cap")
+		}
+		if r.ClientIP.IsValid() && (r.ClientIP.Zone() != "" || r.ClientIP.Is4In6()) {
+			t.Fatalf("client ip %v not normalised", r.ClientIP)
+		}
+
+		resp, err := s.Check(context.Background(), req)
+		if err != nil || resp == nil {
+			t.Fatalf("Check returned %v, %v", resp, err)
+		}
+		// What gRPC would send: a marshal failure would reach Envoy as an
+		// RPC error, not a decision.
+		if _, err := proto.Marshal(resp); err != nil {
+			t.Fatalf("response does not marshal: %v", err)
+		}
+		var opts []*corev3.HeaderValueOption
+		switch codes.Code(resp.GetStatus().GetCode()) {
+		case codes.OK:
+			ok := resp.GetOkResponse()
+			if ok == nil {
+				t.Fatal("OK without ok_response")
+			}
+			opts = ok.GetHeaders()
+			for _, name := range ok.GetHeadersToRemove() {
+				if !detect.Reserved(name) {
+					t.Fatalf("removing a client header that is not ours: %q", name)
+				}
+				for _, o := range opts {
+					if o.GetHeader().GetKey() == name {
+						t.Fatalf("%q both set and removed", name)
+					}
+				}
+			}
+		case codes.PermissionDenied, codes.ResourceExhausted:
+			d := resp.GetDeniedResponse()
+			if d == nil || d.GetStatus().GetCode() < 300 || d.GetStatus().GetCode() > 499 {
+				t.Fatalf("denied response %v", d)
+			}
+			opts = d.GetHeaders()
+		default:
+			t.Fatalf("status %v", resp.GetStatus())
+		}
+		for _, o := range opts {
+			if o.GetAppend() == nil || o.GetAppend().GetValue() || len(o.GetHeader().GetRawValue()) > 0 {
+				t.Fatalf("header option %v", o)
+			}
+		}
+		if resp.GetDynamicMetadata().GetFields()[detect.FieldBotScore] == nil {
+			t.Fatal("metadata without BotScore")
+		}
+	})
+}
+
+func FuzzClientIP(f *testing.F) {
+	for _, seed := range []struct {
+		xff  string
+		hops int
+	}{
+		{"203.0.113.128, 203.0.113.10, 192.0.2.5", 1},
+		{"[2001:db8::1]:443, ::ffff:192.0.2.1", 0},
+		{"fe80::1%eth0,unknown,,", 2},
+		{"1.2.3.4:99999", 0},
+		{"\xff, 0.0.0.0", 0},
+	} {
+		f.Add(seed.xff, seed.hops)
+	}
+	f.Fuzz(func(t *testing.T, xff string, hops int) {
+		hops %= maxTrustedHops + 2
+		got, ok := XFFClient(xff, hops)
+		// Reference: split on every comma, count from the right.
+		parts := strings.Split(xff, ",")
+		var want, wantOK = ParseIP("")
+		if xff != "" && hops >= 0 && hops < len(parts) {
+			want, wantOK = ParseIP(parts[len(parts)-1-hops])
+		}
+		if ok != wantOK || got != want {
+			t.Fatalf("XFFClient(%q, %d) = %v %v, reference %v %v", xff, hops, got, ok, want, wantOK)
+		}
+		if !ok {
+			return
+		}
+		if !got.IsValid() || got.Zone() != "" || got.Is4In6() || got.IsUnspecified() {
+			t.Fatalf("address %v not normalised", got)
+		}
+		if back, ok := ParseIP(got.String()); !ok || back != got {
+			t.Fatalf("%v does not round-trip: %v %v", got, back, ok)
+		}
+	})
+}
