@@ -1,0 +1,151 @@
+// Package ml is botwarden's per-request model (score source
+// "machine_learning", scores 2–99): a logistic regression over request
+// features (header presence, order and values, the claimed browser and its
+// version age, protocol, TLS fingerprint class, path class, cookie,
+// network type). Inference is a dot product in pure Go.
+//
+// The embedded model (model.json) is trained on requests generated from
+// public UA corpora by detect/ml/corpus; README.md documents the data, the
+// features and the held-out metrics. `botwarden train` builds a new one from
+// labelled JSON lines with Train.
+package ml
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/botwarden/botwarden/detect"
+)
+
+//go:embed model.json
+var embeddedModel []byte
+
+// EmbeddedModel returns the model shipped in the binary.
+func EmbeddedModel() (*Model, error) {
+	m, err := LoadModel(bytes.NewReader(embeddedModel))
+	if err != nil {
+		return nil, fmt.Errorf("embedded model: %w", err)
+	}
+	return m, nil
+}
+
+// Config configures the engine.
+type Config struct {
+	// Enabled turns the engine on (default true).
+	Enabled bool `yaml:"enabled"`
+	// ModelFile is a model written by `botwarden train`; empty uses the
+	// embedded model.
+	ModelFile string `yaml:"model_file"`
+}
+
+// DefaultConfig returns the defaults: enabled, embedded model.
+func DefaultConfig() Config { return Config{Enabled: true} }
+
+// Validate checks the configuration; errors name the field.
+func (c Config) Validate() error {
+	if c.ModelFile != "" {
+		if _, err := os.Stat(c.ModelFile); err != nil {
+			return fmt.Errorf("model_file: %w", err)
+		}
+	}
+	return nil
+}
+
+// Engine scores requests with the model; it implements detect.Engine.
+type Engine struct {
+	cfg    Config
+	model  *Model
+	ex     *extractor
+	pool   sync.Pool // *[]float64
+	scored prometheus.Histogram
+}
+
+// New loads the model. reg may be nil.
+func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ml config: %w", err)
+	}
+	var m *Model
+	var err error
+	if cfg.ModelFile == "" {
+		m, err = EmbeddedModel()
+	} else {
+		var f *os.File
+		if f, err = os.Open(cfg.ModelFile); err == nil {
+			m, err = LoadModel(f)
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ml: %w", err)
+	}
+	return newEngine(cfg, m, log, reg)
+}
+
+// NewWithModel builds an engine around m (for tests and the trainer).
+func NewWithModel(m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("ml: %w", err)
+	}
+	return newEngine(Config{Enabled: true}, m, log, reg)
+}
+
+func newEngine(cfg Config, m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
+	ex, err := newExtractor()
+	if err != nil {
+		return nil, fmt.Errorf("ml: %w", err)
+	}
+	e := &Engine{cfg: cfg, model: m, ex: ex}
+	e.pool.New = func() any { x := make([]float64, NumFeatures); return &x }
+	e.scored = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "botwarden", Subsystem: "ml", Name: "score",
+		Help:    "Scores proposed by the per-request model.",
+		Buckets: []float64{2, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99},
+	})
+	if reg != nil {
+		if err := reg.Register(e.scored); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("ml: register metrics: %w", err)
+			}
+			e.scored = are.ExistingCollector.(prometheus.Histogram)
+		}
+	}
+	log.Info().Str("model", m.Version).Int("features", NumFeatures).Msg("ml engine ready")
+	return e, nil
+}
+
+// Name implements detect.Engine.
+func (e *Engine) Name() string { return "ml" }
+
+// Model returns the engine's model.
+func (e *Engine) Model() *Model { return e.model }
+
+// Evaluate implements detect.Engine: it proposes the model's score unless
+// a heuristic already decided (score 1 stands, nothing to add).
+func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdict) error {
+	if !e.cfg.Enabled || v.Score == detect.ScoreAutomated {
+		return nil
+	}
+	s := e.Score(r, v)
+	v.Propose(s, detect.SourceML)
+	e.scored.Observe(float64(s))
+	return nil
+}
+
+// Score returns the model's score (2–99) for r, given what earlier engines
+// put in v (v may be nil).
+func (e *Engine) Score(r *detect.Request, v *detect.Verdict) int {
+	xp := e.pool.Get().(*[]float64)
+	defer e.pool.Put(xp)
+	e.ex.features(r, v, *xp)
+	return Score(e.model.Probability(*xp))
+}

@@ -1,0 +1,75 @@
+package ml_test
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/botwarden/botwarden/detect/ml"
+	"github.com/botwarden/botwarden/detect/ml/corpus"
+)
+
+var update = flag.Bool("update", false, "retrain and rewrite model.json from ../shared/data")
+
+// trainingSeed makes the generated corpus, and so the model, reproducible.
+const trainingSeed = 20260801
+
+func loadCorpora(t testing.TB) *corpus.Corpora {
+	t.Helper()
+	dir := filepath.Join("..", "..", "..", "shared", "data")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared data not found at %s: %v", dir, err)
+	}
+	c, err := corpus.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestEmbeddedModel retrains the model from the corpora and checks that the
+// embedded model.json is that model (training is deterministic), so the
+// shipped weights are reproducible from the documented data. With -update
+// it rewrites model.json, including the held-out metrics.
+func TestEmbeddedModel(t *testing.T) {
+	c := loadCorpora(t)
+	train := c.TrainingExamples(trainingSeed)
+	m, err := ml.TrainExamples(train, ml.TrainOptions{Version: "botwarden-lr-2026.08 (isbot side of shared/data; seed 20260801)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := c.HeldOutExamples(trainingSeed)
+	met, err := ml.Evaluate(m, held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Metrics = &met
+	trainMet, _ := ml.Evaluate(m, train)
+	t.Logf("train: %d examples, AUC %.4f, precision@30 %.4f, recall@30 %.4f, humans<30 %.4f", trainMet.Examples, trainMet.AUC, trainMet.PrecisionAt30, trainMet.RecallAt30, trainMet.HumanBelow30)
+	t.Logf("held-out: %d examples (%d bots, %d humans), AUC %.4f, precision@30 %.4f, recall@30 %.4f, humans<30 %.4f", met.Examples, met.Bots, met.Humans, met.AUC, met.PrecisionAt30, met.RecallAt30, met.HumanBelow30)
+	if *update {
+		var buf bytes.Buffer
+		if err := m.Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("model.json", buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	emb, err := ml.EmbeddedModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Weights {
+		if math.Abs(m.Weights[i]-emb.Weights[i]) > 1e-9 {
+			t.Fatalf("embedded model differs from a retrain at %s (%v vs %v): run go test ./detect/ml -run TestEmbeddedModel -update", m.Features[i], emb.Weights[i], m.Weights[i])
+		}
+	}
+	if met.AUC < 0.95 {
+		t.Errorf("held-out AUC %.4f < 0.95", met.AUC)
+	}
+}
