@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 
@@ -59,6 +60,32 @@ func (c ClientIPConfig) ClientIP(h detect.Headers, peer netip.Addr) (netip.Addr,
 		}
 	}
 	return netip.Addr{}, IPUnknown
+}
+
+// FromHTTP derives the client of an HTTP request that reached botwarden
+// through the proxy: the challenge endpoint (pass it as the challenge
+// package's Options.ClientIP, with the same config as the authz path, so a
+// ticket binds to the address the check saw) or any other proxied handler.
+// Repeated X-Forwarded-For lines are joined with "," as Envoy does.
+func (c ClientIPConfig) FromHTTP(hr *http.Request) netip.Addr {
+	h := detect.Headers{}
+	if xff := hr.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		h["x-forwarded-for"] = strings.Join(xff, ",")
+	}
+	if ext := hr.Header.Get(headerExternalAddress); ext != "" {
+		h[headerExternalAddress] = ext
+	}
+	a, _ := c.ClientIP(h, remoteAddr(hr))
+	return a
+}
+
+// remoteAddr is the L4 peer of an HTTP request.
+func remoteAddr(hr *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(hr.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().WithZone("").Unmap()
 }
 
 // resolve is ClientIP for the converters: it flags a configured source that

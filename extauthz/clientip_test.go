@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -264,5 +265,33 @@ max_headers: 64
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFromHTTP(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    ClientIPConfig
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"proxied, last entry", DefaultConfig().HTTP.ClientIP, "127.0.0.1:5000", []string{"6.6.6.6, 198.51.100.7"}, "198.51.100.7"},
+		{"repeated lines joined", ClientIPConfig{UseXFF: true, XFFNumTrustedHops: 1}, "127.0.0.1:5000", []string{"198.51.100.7", "10.0.0.2"}, "198.51.100.7"},
+		{"no xff: peer", DefaultConfig().HTTP.ClientIP, "[::ffff:192.0.2.1]:80", nil, "192.0.2.1"},
+		{"bad remote, no xff", DefaultConfig().HTTP.ClientIP, "pipe", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hr, _ := http.NewRequest("GET", "/", nil)
+			hr.RemoteAddr = tt.remote
+			for _, v := range tt.xff {
+				hr.Header.Add("X-Forwarded-For", v)
+			}
+			got := tt.cfg.FromHTTP(hr)
+			if (tt.want == "" && got.IsValid()) || (tt.want != "" && got != netip.MustParseAddr(tt.want)) {
+				t.Fatalf("got %v, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package extauthz
 
 import (
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -254,9 +253,7 @@ func (s *Server) fromHTTP(hr *http.Request, f flavour) (*detect.Request, issue) 
 	r.Path, iss = capValue(r.Path, s.lim, iss)
 	r.Host, iss = capValue(lowerASCII(r.Host), s.lim, iss)
 	r.ID = h["x-request-id"]
-	if ap, err := netip.ParseAddrPort(hr.RemoteAddr); err == nil {
-		r.PeerIP = ap.Addr().WithZone("").Unmap()
-	}
+	r.PeerIP = remoteAddr(hr)
 	r.ClientIP, iss = s.cfg.HTTP.ClientIP.resolve(h, r.PeerIP, iss)
 	return r, iss
 }

@@ -25,8 +25,20 @@ import (
 // nginxConf is the README's nginx example with test paths: auth_request to
 // botwarden, the verdict copied upstream with proxy_set_header (an empty
 // value drops the header, so client copies never pass), and error_page
-// sending denials to Prefix/nginx/denied for the real reply.
-const nginxConf = `{{if .Root}}user root;
+// sending denials to Prefix/nginx/denied for the real reply. Both internal
+// locations describe the original request the same way ("original").
+const nginxConf = `{{define "original"}}            internal;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-ID $request_id;
+{{end}}{{if .Root}}user root;
 {{end}}worker_processes 1;
 error_log {{.Dir}}/error.log info;
 events { worker_connections 64; }
@@ -67,34 +79,12 @@ http {
         }
 
         location = /_botwarden {
-            internal;
             proxy_pass http://botwarden{{.Prefix}}/nginx;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Forwarded-Host $host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Request-ID $request_id;
-        }
+{{template "original" .}}        }
 
         location = /_botwarden_denied {
-            internal;
             proxy_pass http://botwarden{{.Prefix}}/nginx/denied;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Forwarded-Host $host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Request-ID $request_id;
-            proxy_set_header X-Bot-Action $bot_action;
+{{template "original" .}}            proxy_set_header X-Bot-Action $bot_action;
             proxy_set_header X-Bot-Rule $bot_rule;
             proxy_set_header X-Bot-Score $bot_score;
             proxy_set_header Retry-After $bot_retry;
