@@ -17,6 +17,10 @@ import (
 // that Envoy and Istio's pluginConfig pass on as JSON). Unknown fields are
 // rejected, so a typo fails the plugin load instead of being ignored.
 type Config struct {
+	// CookieName, Keys, ActiveKey, Revalidate, IPv4Prefix and IPv6Prefix
+	// have the names and defaults of the server's session section
+	// (detect/session), and must have its values.
+
 	// CookieName is the session cookie botwarden issues.
 	CookieName string `json:"cookie_name"`
 	// Keys is the session key ring, the same keys the botwarden server
@@ -28,16 +32,17 @@ type Config struct {
 	// ScoreThreshold: a valid cookie whose score is at least this takes
 	// the fast path (1–99; 30 is the lower bound of likely_human).
 	ScoreThreshold int `json:"score_threshold"`
-	// FreshFor bounds how long after its issue a cookie may skip ext_authz.
-	// Older (but unexpired) cookies go to ext_authz, which consults the
-	// reputation store and reissues the cookie: without this bound a
-	// behavioural verdict would never reach a client whose cookie is valid.
-	FreshFor Duration `json:"fresh_for"`
+	// Revalidate bounds how long after its issue a cookie may skip
+	// ext_authz (the server's session.revalidate, same default). Older but
+	// unexpired cookies go to ext_authz, which consults the reputation
+	// store and reissues the cookie: without this bound a behavioural
+	// verdict would never reach a client whose cookie is still valid.
+	Revalidate Duration `json:"revalidate"`
 
-	// BindIPv4Bits and BindIPv6Bits must equal the server's binding widths:
-	// the cookie is bound to the client's address masked to these.
-	BindIPv4Bits int `json:"bind_ipv4_bits"`
-	BindIPv6Bits int `json:"bind_ipv6_bits"`
+	// IPv4Prefix and IPv6Prefix must equal the server's session binding
+	// widths: the cookie is bound to the client's address masked to these.
+	IPv4Prefix int `json:"ipv4_prefix"`
+	IPv6Prefix int `json:"ipv6_prefix"`
 
 	// SkipHeader is the marker set on requests that take the fast path.
 	// Envoy turns it into dynamic metadata (header_to_metadata, which also
@@ -110,9 +115,9 @@ func DefaultConfig() Config {
 	return Config{
 		CookieName:     "__bw",
 		ScoreThreshold: 30,
-		FreshFor:       Duration{Duration: 5 * time.Minute},
-		BindIPv4Bits:   24,
-		BindIPv6Bits:   64,
+		Revalidate:     Duration{Duration: time.Minute},
+		IPv4Prefix:     24,
+		IPv6Prefix:     64,
 		SkipHeader:     "x-botwarden-skip-authz",
 		Headers: HeaderNames{
 			Score:       HeaderScore,
@@ -164,16 +169,16 @@ func (c *Config) Validate() error {
 	if c.ScoreThreshold < 1 || c.ScoreThreshold > 99 {
 		bad("score_threshold", "%d is outside 1–99", c.ScoreThreshold)
 	}
-	if c.FreshFor.err != nil {
-		bad("fresh_for", "%v", c.FreshFor.err)
-	} else if c.FreshFor.Duration <= 0 || c.FreshFor.Duration > 24*time.Hour {
-		bad("fresh_for", "%v is outside (0, 24h]", c.FreshFor.Duration)
+	if c.Revalidate.err != nil {
+		bad("revalidate", "%v", c.Revalidate.err)
+	} else if c.Revalidate.Duration <= 0 || c.Revalidate.Duration > 24*time.Hour {
+		bad("revalidate", "%v is outside (0, 24h]", c.Revalidate.Duration)
 	}
-	if c.BindIPv4Bits < 0 || c.BindIPv4Bits > 32 {
-		bad("bind_ipv4_bits", "%d is outside 0–32", c.BindIPv4Bits)
+	if c.IPv4Prefix < 0 || c.IPv4Prefix > 32 {
+		bad("ipv4_prefix", "%d is outside 0–32", c.IPv4Prefix)
 	}
-	if c.BindIPv6Bits < 0 || c.BindIPv6Bits > 128 {
-		bad("bind_ipv6_bits", "%d is outside 0–128", c.BindIPv6Bits)
+	if c.IPv6Prefix < 0 || c.IPv6Prefix > 128 {
+		bad("ipv6_prefix", "%d is outside 0–128", c.IPv6Prefix)
 	}
 	for _, h := range []struct{ field, name string }{
 		{"skip_header", c.SkipHeader},

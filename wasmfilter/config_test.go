@@ -13,8 +13,8 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
-	if c.CookieName != want.CookieName || c.ScoreThreshold != 30 || c.FreshFor.Duration != 5*time.Minute ||
-		c.BindIPv4Bits != 24 || c.BindIPv6Bits != 64 || c.SkipHeader != "x-botwarden-skip-authz" ||
+	if c.CookieName != want.CookieName || c.ScoreThreshold != 30 || c.Revalidate.Duration != time.Minute ||
+		c.IPv4Prefix != 24 || c.IPv6Prefix != 64 || c.SkipHeader != "x-botwarden-skip-authz" ||
 		c.Headers != want.Headers || c.FailMode != FailOpen || c.BlockStatus != 403 {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
@@ -42,12 +42,12 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 		{name: "cookie name", fields: map[string]any{"cookie_name": "a b"}, want: "cookie_name"},
 		{name: "threshold low", fields: map[string]any{"score_threshold": 0}, want: "score_threshold"},
 		{name: "threshold high", fields: map[string]any{"score_threshold": 100}, want: "score_threshold"},
-		{name: "fresh_for zero", fields: map[string]any{"fresh_for": "0s"}, want: "fresh_for"},
-		{name: "fresh_for not a duration", fields: map[string]any{"fresh_for": "soon"}, want: "fresh_for"},
-		{name: "fresh_for a number", fields: map[string]any{"fresh_for": 300}, want: "fresh_for"},
-		{name: "fresh_for too long", fields: map[string]any{"fresh_for": "25h"}, want: "fresh_for"},
-		{name: "v4 bits", fields: map[string]any{"bind_ipv4_bits": 33}, want: "bind_ipv4_bits"},
-		{name: "v6 bits", fields: map[string]any{"bind_ipv6_bits": -1}, want: "bind_ipv6_bits"},
+		{name: "revalidate zero", fields: map[string]any{"revalidate": "0s"}, want: "revalidate"},
+		{name: "revalidate not a duration", fields: map[string]any{"revalidate": "soon"}, want: "revalidate"},
+		{name: "revalidate a number", fields: map[string]any{"revalidate": 300}, want: "revalidate"},
+		{name: "revalidate too long", fields: map[string]any{"revalidate": "25h"}, want: "revalidate"},
+		{name: "v4 bits", fields: map[string]any{"ipv4_prefix": 33}, want: "ipv4_prefix"},
+		{name: "v6 bits", fields: map[string]any{"ipv6_prefix": -1}, want: "ipv6_prefix"},
 		{name: "skip header upper case", fields: map[string]any{"skip_header": "X-Skip"}, want: "skip_header"},
 		{name: "skip header empty", fields: map[string]any{"skip_header": ""}, want: "skip_header"},
 		{name: "score header with space", fields: map[string]any{"headers": map[string]any{"score": "x score", "category": "c", "js_detection": "j"}}, want: "headers.score"},
@@ -74,8 +74,8 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 
 func TestConfigCollectsEveryError(t *testing.T) {
 	f := newFixture(t)
-	_, err := ParseConfig(f.config(t, map[string]any{"score_threshold": 0, "fail_mode": "x", "bind_ipv4_bits": 40}))
-	for _, field := range []string{"score_threshold", "fail_mode", "bind_ipv4_bits"} {
+	_, err := ParseConfig(f.config(t, map[string]any{"score_threshold": 0, "fail_mode": "x", "ipv4_prefix": 40}))
+	for _, field := range []string{"score_threshold", "fail_mode", "ipv4_prefix"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("error %v does not name %s", err, field)
 		}
@@ -98,7 +98,7 @@ func TestDurationJSON(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	fx := newFixture(f)
 	f.Add(fx.config(f, nil))
-	f.Add(fx.config(f, map[string]any{"fresh_for": "1h", "fail_mode": "closed"}))
+	f.Add(fx.config(f, map[string]any{"revalidate": "1h", "fail_mode": "closed"}))
 	f.Add([]byte(`{"keys":[{"id":1,"secret":""}],"active_key":1}`))
 	f.Add([]byte(`{"headers":{"score":""}}`))
 	f.Add([]byte(`[]`))

@@ -93,8 +93,8 @@ func (p *Plugin) OnConfigure(b []byte) bool {
 	p.level, _ = abi.ParseLogLevel(cfg.LogLevel)
 	p.strip = map[string]bool{cfg.SkipHeader: true, cfg.Headers.Score: true, cfg.Headers.Category: true, cfg.Headers.JSDetection: true}
 	p.stats.define(p.host, p.logf)
-	p.logf(abi.LogInfo, "botwarden: cookie fast path configured: cookie %q, %d key(s), active %d, score >= %d, fresh for %v, fail %s",
-		cfg.CookieName, len(cfg.Keys), cfg.ActiveKey, cfg.ScoreThreshold, cfg.FreshFor.Duration, cfg.FailMode)
+	p.logf(abi.LogInfo, "botwarden: cookie fast path configured: cookie %q, %d key(s), active %d, score >= %d, revalidate after %v, fail %s",
+		cfg.CookieName, len(cfg.Keys), cfg.ActiveKey, cfg.ScoreThreshold, cfg.Revalidate.Duration, cfg.FailMode)
 	return true
 }
 
@@ -165,7 +165,7 @@ func (p *Plugin) handle() (abi.Action, error) {
 		p.invalid("no_client_ip", err)
 		return abi.ActionContinue, nil
 	}
-	if err := claims.Bound(ip, ua, p.cfg.BindIPv4Bits, p.cfg.BindIPv6Bits); err != nil {
+	if err := claims.Bound(ip, ua, p.cfg.IPv4Prefix, p.cfg.IPv6Prefix); err != nil {
 		p.invalid(token.Reason(err), err)
 		return abi.ActionContinue, nil
 	}
@@ -181,7 +181,7 @@ func (p *Plugin) handle() (abi.Action, error) {
 		// Envoy sends the local reply when this callback returns.
 		return abi.ActionPause, nil
 	}
-	if age := now.Unix() - claims.IssuedAt; age > int64(p.cfg.FreshFor.Seconds()) {
+	if age := now.Unix() - claims.IssuedAt; age > int64(p.cfg.Revalidate.Seconds()) {
 		p.stats.inc(p.host, cStale)
 		return abi.ActionContinue, nil
 	}

@@ -19,9 +19,10 @@ import (
 
 // Section ids (core spec §5.5.2).
 const (
-	sectionType   = 1
-	sectionImport = 2
-	sectionExport = 7
+	sectionType     = 1
+	sectionImport   = 2
+	sectionFunction = 3
+	sectionExport   = 7
 )
 
 // Kind is the kind of an import or export.
@@ -105,6 +106,9 @@ type Export struct {
 	Name  string
 	Kind  Kind
 	Index uint32
+	// Type is the signature of an exported function (nil for other kinds
+	// or an index out of range).
+	Type *FuncType
 }
 
 // Module is what Parse extracts.
@@ -162,14 +166,14 @@ func sections(b []byte) ([]section, error) {
 	return out, nil
 }
 
-// Parse reads the type, import and export sections of a module.
+// Parse reads the type, import, function and export sections of a module.
 func Parse(b []byte) (*Module, error) {
 	secs, err := sections(b)
 	if err != nil {
 		return nil, err
 	}
 	m := &Module{}
-	var funcTypeIdx []uint32
+	var funcTypeIdx, defTypeIdx []uint32
 	for _, s := range secs {
 		r := &reader{b: b[:s.end], off: s.start}
 		switch s.id {
@@ -180,6 +184,10 @@ func Parse(b []byte) (*Module, error) {
 		case sectionImport:
 			if m.Imports, funcTypeIdx, err = readImports(r); err != nil {
 				return nil, fmt.Errorf("wasmbin: import section: %w", err)
+			}
+		case sectionFunction:
+			if defTypeIdx, err = readIndices(r); err != nil {
+				return nil, fmt.Errorf("wasmbin: function section: %w", err)
 			}
 		case sectionExport:
 			if m.Exports, err = readExports(r); err != nil {
@@ -192,20 +200,53 @@ func Parse(b []byte) (*Module, error) {
 			return nil, fmt.Errorf("wasmbin: section %d has %d trailing bytes", s.id, s.end-r.off)
 		}
 	}
-	// The type section precedes the import section in a valid module, but
-	// resolving after the loop does not depend on that.
+	// Resolve signatures after the loop, so section order does not matter.
+	// The function index space is the imported functions, then the
+	// module's own (core spec §2.5.1).
+	typeOf := func(typeIdx uint32) *FuncType {
+		if int(typeIdx) < len(m.Types) {
+			t := m.Types[typeIdx]
+			return &t
+		}
+		return nil
+	}
 	fi := 0
 	for i := range m.Imports {
-		if m.Imports[i].Kind != KindFunc {
+		if m.Imports[i].Kind == KindFunc {
+			m.Imports[i].Type = typeOf(funcTypeIdx[fi])
+			fi++
+		}
+	}
+	for i := range m.Exports {
+		e := &m.Exports[i]
+		if e.Kind != KindFunc {
 			continue
 		}
-		if idx := funcTypeIdx[fi]; int(idx) < len(m.Types) {
-			t := m.Types[idx]
-			m.Imports[i].Type = &t
+		switch idx := int(e.Index); {
+		case idx < len(funcTypeIdx):
+			e.Type = typeOf(funcTypeIdx[idx])
+		case idx-len(funcTypeIdx) < len(defTypeIdx):
+			e.Type = typeOf(defTypeIdx[idx-len(funcTypeIdx)])
 		}
-		fi++
 	}
 	return m, nil
+}
+
+func readIndices(r *reader) ([]uint32, error) {
+	n, err := r.u32()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCount(n, r); err != nil {
+		return nil, err
+	}
+	idx := make([]uint32, n)
+	for i := range idx {
+		if idx[i], err = r.u32(); err != nil {
+			return nil, err
+		}
+	}
+	return idx, nil
 }
 
 func readTypes(r *reader) ([]FuncType, error) {

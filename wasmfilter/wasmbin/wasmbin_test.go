@@ -40,13 +40,15 @@ func sample() []byte {
 		name("env"), name("g"), []byte{byte(KindGlobal), byte(I32), 0},
 	)...)
 	exports := sec(sectionExport, cat(
-		[]byte{3},
+		[]byte{4},
 		name("_initialize"), []byte{byte(KindFunc), 2},
 		name("memory"), []byte{byte(KindMemory), 0},
-		name("proxy_on_memory_allocate"), []byte{byte(KindFunc), 0x80, 0x01},
+		name("proxy_on_memory_allocate"), []byte{byte(KindFunc), 3},
+		name("out_of_range"), []byte{byte(KindFunc), 0x80, 0x01},
 	)...)
+	funcs := sec(sectionFunction, 2, 1, 0) // functions 2 and 3 of the index space
 	custom := sec(0, cat(name("name"), []byte{1, 2, 3})...)
-	return module(types, custom, imports, exports)
+	return module(types, custom, imports, funcs, exports)
 }
 
 func TestParse(t *testing.T) {
@@ -66,9 +68,18 @@ func TestParse(t *testing.T) {
 	if m.Imports[0].Type.String() != "(i32,i64)->(i32)" {
 		t.Fatalf("signature %s", m.Imports[0].Type)
 	}
-	wantExp := []Export{{"_initialize", KindFunc, 2}, {"memory", KindMemory, 0}, {"proxy_on_memory_allocate", KindFunc, 128}}
+	void, alloc := &FuncType{Params: []ValType{}, Results: []ValType{}}, &FuncType{Params: []ValType{I32, I64}, Results: []ValType{I32}}
+	wantExp := []Export{{"_initialize", KindFunc, 2, void}, {"memory", KindMemory, 0, nil}, {"proxy_on_memory_allocate", KindFunc, 3, alloc}, {"out_of_range", KindFunc, 128, nil}}
 	if !reflect.DeepEqual(m.Exports, wantExp) {
 		t.Fatalf("exports %+v", m.Exports)
+	}
+	// An imported function can be re-exported: index 0 is the first import.
+	reexp := module(sec(sectionType, 1, 0x60, 0, 1, byte(I32)),
+		sec(sectionImport, cat([]byte{1}, name("env"), name("f"), []byte{byte(KindFunc), 0})...),
+		sec(sectionExport, cat([]byte{1}, name("f"), []byte{byte(KindFunc), 0})...))
+	m2, err := Parse(reexp)
+	if err != nil || m2.Exports[0].Type.String() != "()->(i32)" {
+		t.Fatalf("re-exported import: %+v %v", m2, err)
 	}
 }
 
@@ -82,7 +93,7 @@ func TestRenameExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Exports[0].Name != "_start" || m.Exports[0].Index != 2 || len(m.Exports) != 3 {
+	if m.Exports[0].Name != "_start" || m.Exports[0].Index != 2 || len(m.Exports) != 4 {
 		t.Fatalf("exports after rename: %+v", m.Exports)
 	}
 	orig, _ := Parse(in)
@@ -116,6 +127,7 @@ func TestParseRejects(t *testing.T) {
 		"bad limits":          module(sec(sectionImport, cat([]byte{1}, name("a"), name("b"), []byte{byte(KindMemory), 7, 1})...)),
 		"trailing in section": module(sec(sectionExport, 0, 0)),
 		"name overruns":       module(sec(sectionExport, 1, 10, 'a')),
+		"function overruns":   module(sec(sectionFunction, 3, 0)),
 	} {
 		if _, err := Parse(b); err == nil {
 			t.Errorf("%s: accepted % x", name, b)
