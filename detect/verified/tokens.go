@@ -29,10 +29,31 @@ type phrase struct {
 
 // tokenIndex finds names in user agents.
 type tokenIndex struct {
-	byLast  map[string][]*phrase
-	firstOK [256]bool // first byte of some last word (fast reject)
-	minLen  int
-	maxLen  int
+	byLast map[string][]*phrase
+	// seen has the bit of shapeKey(w) set for every last word w: most words
+	// of a user agent ("mozilla", "applewebkit", version numbers) are
+	// rejected by one bit test on their length, first and last byte, without
+	// hashing the word or looking it up in the map.
+	seen   [bloomWords]uint64
+	minLen int
+	maxLen int
+}
+
+const bloomWords = 128 // 8192 bits for a few hundred names
+
+// shapeKey mixes a word's length and its first and last (lower-case) bytes.
+func shapeKey(l int, first, last byte) uint32 {
+	return uint32(l)*0x9E3779B1 ^ uint32(first)*0x85EBCA77 ^ uint32(last)*0xC2B2AE3D
+}
+
+func (x *tokenIndex) bloomHas(k uint32) bool {
+	k ^= k >> 15
+	return x.seen[(k>>6)%bloomWords]&(1<<(k&63)) != 0
+}
+
+func (x *tokenIndex) bloomAdd(k uint32) {
+	k ^= k >> 15
+	x.seen[(k>>6)%bloomWords] |= 1 << (k & 63)
 }
 
 // match is what one scan found.
@@ -64,9 +85,7 @@ func splitWords(s string) []string {
 	return out
 }
 
-func isWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+func isWordByte(c byte) bool { return wordByte[c] != 0 }
 
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -117,7 +136,7 @@ func (x *tokenIndex) add(name string, bot, ai int) bool {
 		}
 	}
 	x.byLast[last] = append(x.byLast[last], &phrase{words: w, bot: bot, ai: ai})
-	x.firstOK[last[0]] = true
+	x.bloomAdd(shapeKey(len(last), last[0], last[len(last)-1]))
 	x.minLen = min(x.minLen, len(last))
 	x.maxLen = max(x.maxLen, len(last))
 	return true
@@ -143,30 +162,27 @@ func (x *tokenIndex) scan(ua string) match {
 	var ring [maxPhraseWords]span
 	n := 0 // words seen
 	var buf [maxWordLen]byte
-	start := -1
-	for i := 0; i <= len(ua); i++ {
-		if i < len(ua) && isWordByte(ua[i]) {
-			if start < 0 {
-				start = i
-			}
-			continue
+	for i := 0; i < len(ua); {
+		for i < len(ua) && wordByte[ua[i]] == 0 {
+			i++
 		}
-		if start < 0 {
-			continue
+		if i == len(ua) {
+			break
 		}
-		w := span{start, i}
-		start = -1
-		ring[n%maxPhraseWords] = w
+		start := i
+		for i < len(ua) && wordByte[ua[i]] != 0 {
+			i++
+		}
+		ring[n%maxPhraseWords] = span{start, i}
 		n++
-		l := w.end - w.start
-		if l < x.minLen || l > x.maxLen || !x.firstOK[lower(ua[w.start])] {
+		l := i - start
+		if l < x.minLen || l > x.maxLen || !x.bloomHas(shapeKey(l, wordByte[ua[start]], wordByte[ua[i-1]])) {
 			continue
 		}
-		for j := 0; j < l; j++ {
-			buf[j] = lower(ua[w.start+j])
+		for j := range l {
+			buf[j] = wordByte[ua[start+j]]
 		}
-		cands := x.byLast[string(buf[:l])]
-		for _, p := range cands {
+		for _, p := range x.byLast[string(buf[:l])] {
 			if !x.precededBy(ua, p.words, ring[:], n) {
 				continue
 			}
@@ -197,9 +213,15 @@ func (x *tokenIndex) precededBy(ua string, words []string, ring []span, n int) b
 	return true
 }
 
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
+// wordByte maps a byte to its lower-case form when it belongs to a word
+// (ASCII letter or digit) and to 0 otherwise.
+var wordByte = func() (t [256]byte) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c)
 	}
-	return c
-}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byte(c)
+		t[c-'a'+'A'] = byte(c)
+	}
+	return t
+}()
