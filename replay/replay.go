@@ -71,7 +71,7 @@ func run(ctx context.Context, files []string, stdin io.Reader, out io.Writer, cf
 	var werr error
 	eng, err := behavior.New(cfg.Behavior, zerolog.Nop(), nil, nil,
 		behavior.WithClock(func() time.Time { return clock }),
-		behavior.WithObserver(func(v reputation.Verdict) {
+		behavior.WithObserver(func(v reputation.Verdict, _ time.Duration) {
 			st.Verdicts++
 			if err := printVerdict(w, clock, v, cfg.JSON); err != nil && werr == nil {
 				werr = err

@@ -41,8 +41,11 @@ type Option func(*Engine)
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
 // WithObserver is told about every published verdict (after Put), e.g. to
-// print it.
-func WithObserver(fn func(reputation.Verdict)) Option { return func(e *Engine) { e.observer = fn } }
+// print it, with the analysis lag: the time from Offer taking the event
+// that caused it to its publication.
+func WithObserver(fn func(v reputation.Verdict, lag time.Duration)) Option {
+	return func(e *Engine) { e.observer = fn }
+}
 
 // WithIPInfo gives the anomaly baselines country and ASN features.
 func WithIPInfo(fn IPInfoFunc) Option { return func(e *Engine) { e.cls.ipInfo = fn } }
@@ -53,7 +56,7 @@ type Engine struct {
 	log      zerolog.Logger
 	pub      Publisher
 	now      func() time.Time
-	observer func(reputation.Verdict)
+	observer func(reputation.Verdict, time.Duration)
 	cls      classifier
 
 	windowMs, halfLifeMs int64
@@ -407,10 +410,11 @@ func (w *worker) maybePublish(s *state, o *obs, kind uint8, anomalyOnly bool) {
 			return
 		}
 	}
-	e.m.lag.Observe(time.Since(o.recv).Seconds())
+	lag := time.Since(o.recv)
+	e.m.lag.Observe(lag.Seconds())
 	e.m.verdicts.WithLabelValues(kindNames[kind], fmt.Sprint(blocking)).Inc()
 	if e.observer != nil {
-		e.observer(v)
+		e.observer(v, lag)
 	}
 }
 
