@@ -62,9 +62,14 @@ func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
 	if injects(v) {
 		var buf [10]header
 		set = verdictHeaders(v, buf[:0])
+		// One allocation per kind instead of two per header.
+		opts := make([]corev3.HeaderValueOption, len(set))
+		vals := make([]corev3.HeaderValue, len(set))
 		ok.Headers = make([]*corev3.HeaderValueOption, len(set))
 		for i, h := range set {
-			ok.Headers[i] = setHeader(h.name, h.value)
+			vals[i] = corev3.HeaderValue{Key: h.name, Value: utf8Safe(h.value)}
+			opts[i].Header, opts[i].Append = &vals[i], falseValue
+			ok.Headers[i] = &opts[i]
 		}
 	}
 	// Client copies of our headers go, in every mode; the ones set above
@@ -133,13 +138,42 @@ func boolValue(b bool) *structpb.Value {
 	return falseStructValue
 }
 
-func stringValue(s string) *structpb.Value {
-	return &structpb.Value{Kind: &structpb.Value_StringValue{StringValue: utf8Safe(s)}}
+// values hands out structpb values from arrays sized up front, so the
+// metadata costs a handful of allocations rather than two per field. The
+// arrays are never grown, so the pointers stay valid.
+type values struct {
+	vals []structpb.Value
+	strs []structpb.Value_StringValue
+	nums []structpb.Value_NumberValue
 }
 
-func numberValue(n int) *structpb.Value {
-	return &structpb.Value{Kind: &structpb.Value_NumberValue{NumberValue: float64(n)}}
+func newValues(strs, nums, lists int) *values {
+	return &values{
+		vals: make([]structpb.Value, 0, strs+nums+lists),
+		strs: make([]structpb.Value_StringValue, 0, strs),
+		nums: make([]structpb.Value_NumberValue, 0, nums),
+	}
 }
+
+func (b *values) str(s string) *structpb.Value {
+	b.strs = append(b.strs, structpb.Value_StringValue{StringValue: utf8Safe(s)})
+	b.vals = append(b.vals, structpb.Value{Kind: &b.strs[len(b.strs)-1]})
+	return &b.vals[len(b.vals)-1]
+}
+
+func (b *values) num(n int) *structpb.Value {
+	b.nums = append(b.nums, structpb.Value_NumberValue{NumberValue: float64(n)})
+	b.vals = append(b.vals, structpb.Value{Kind: &b.nums[len(b.nums)-1]})
+	return &b.vals[len(b.vals)-1]
+}
+
+func (b *values) list(items []*structpb.Value) *structpb.Value {
+	b.vals = append(b.vals, structpb.Value{Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: items}}})
+	return &b.vals[len(b.vals)-1]
+}
+
+// metadataStrings is the number of string fields metadata always sets.
+const metadataStrings = 9
 
 // metadata is the dynamic metadata Envoy stores under
 // envoy.filters.http.ext_authz on allow and deny, with the Logpush field
@@ -150,32 +184,33 @@ func metadata(r *detect.Request, v *detect.Verdict) *structpb.Struct {
 	if src == "" {
 		src = detect.SourceNotComputed
 	}
+	b := newValues(metadataStrings+len(v.Tags)+1, 1+len(v.DetectionIDs), 2)
 	f := make(map[string]*structpb.Value, 16)
-	f[detect.FieldBotScore] = numberValue(v.Score)
-	f[detect.FieldBotScoreSrc] = stringValue(string(src))
-	f[detect.FieldBotCategory] = stringValue(string(v.Category()))
-	f[detect.FieldJA4] = stringValue(r.JA4())
+	f[detect.FieldBotScore] = b.num(v.Score)
+	f[detect.FieldBotScoreSrc] = b.str(string(src))
+	f[detect.FieldBotCategory] = b.str(string(v.Category()))
+	f[detect.FieldJA4] = b.str(r.JA4())
 	f[detect.FieldJSDetectionPassed] = boolValue(v.JSDetectionPassed)
 	f[detect.FieldVerifiedBot] = boolValue(v.Verified)
-	f[detect.FieldVerifiedBotCategory] = stringValue(v.VerifiedCategory)
-	f[detect.FieldAction] = stringValue(string(v.Action))
-	f[detect.FieldEnforcedAction] = stringValue(string(v.EnforcedAction))
-	f[detect.FieldRuleID] = stringValue(v.RuleID)
-	f[detect.FieldMode] = stringValue(string(v.Mode))
-	f[detect.FieldClientIP] = stringValue(addrString(r.ClientIP))
+	f[detect.FieldVerifiedBotCategory] = b.str(v.VerifiedCategory)
+	f[detect.FieldAction] = b.str(string(v.Action))
+	f[detect.FieldEnforcedAction] = b.str(string(v.EnforcedAction))
+	f[detect.FieldRuleID] = b.str(v.RuleID)
+	f[detect.FieldMode] = b.str(string(v.Mode))
+	f[detect.FieldClientIP] = b.str(addrString(r.ClientIP))
 
-	tags := make([]*structpb.Value, len(v.Tags))
+	items := make([]*structpb.Value, len(v.Tags)+len(v.DetectionIDs))
+	tags, ids := items[:len(v.Tags):len(v.Tags)], items[len(v.Tags):]
 	for i, t := range v.Tags {
-		tags[i] = stringValue(t)
+		tags[i] = b.str(t)
 	}
-	f[detect.FieldBotTags] = &structpb.Value{Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: tags}}}
-	ids := make([]*structpb.Value, len(v.DetectionIDs))
 	for i, id := range v.DetectionIDs {
-		ids[i] = numberValue(id)
+		ids[i] = b.num(id)
 	}
-	f[detect.FieldBotDetectionIDs] = &structpb.Value{Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: ids}}}
+	f[detect.FieldBotTags] = b.list(tags)
+	f[detect.FieldBotDetectionIDs] = b.list(ids)
 	if r.Session != nil {
-		f[detect.FieldSessionID] = stringValue(r.Session.ID)
+		f[detect.FieldSessionID] = b.str(r.Session.ID)
 	}
 	return &structpb.Struct{Fields: f}
 }

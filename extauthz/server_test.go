@@ -186,6 +186,17 @@ func TestCheckBlock(t *testing.T) {
 		t.Fatalf("block page must be small and self-contained: %s", body)
 	}
 	checkMetadata(t, resp.GetDynamicMetadata(), 1, "block", "block")
+	f := resp.GetDynamicMetadata().GetFields()
+	tags := f[detect.FieldBotTags].GetListValue().GetValues()
+	ids := f[detect.FieldBotDetectionIDs].GetListValue().GetValues()
+	if len(tags) != 1 || tags[0].GetStringValue() != "http-library" || len(ids) != 1 || ids[0].GetNumberValue() != 1001 {
+		t.Fatalf("tags %v ids %v", tags, ids)
+	}
+	if f[detect.FieldBotScoreSrc].GetStringValue() != "heuristics" || f[detect.FieldBotCategory].GetStringValue() != "automated" ||
+		f[detect.FieldClientIP].GetStringValue() != "192.0.2.5" || f[detect.FieldRuleID].GetStringValue() != "block-automated" ||
+		f[detect.FieldMode].GetStringValue() != "mitigate" || f[detect.FieldVerifiedBot].GetBoolValue() {
+		t.Fatalf("metadata %v", f)
+	}
 }
 
 func TestCheckRateLimit(t *testing.T) {
