@@ -1,0 +1,165 @@
+package behavior
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestBehaviouralLoop runs four visitors at once against one stack: a
+// scraper, a human, a credential-stuffing botnet and a user-agent rotator.
+// Everything between them is real: HTTP, ext_authz and ALS over gRPC on
+// loopback, the analysis and the reputation store.
+func TestBehaviouralLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes ~20 s of wall time; skipped with -short")
+	}
+	st := newStack(t)
+	var wg sync.WaitGroup
+	wg.Go(func() { scraper(t, st) })
+	wg.Go(func() { human(t, st) })
+	wg.Go(func() { stuffing(t, st) })
+	wg.Go(func() { uaRotation(t, st) })
+	wg.Wait()
+	written, dropped := st.streamer.Counts()
+	t.Logf("gateway ALS: %d entries written in %d batches, %d dropped", written, len(st.streamer.Flushes()), dropped)
+}
+
+// scraper fetches 200 distinct product pages at 20 requests per second
+// with Chrome's user agent and headers, and no assets.
+func scraper(t *testing.T, st *stack) {
+	c := st.client("203.0.113.50")
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for i := range 200 {
+		<-tick.C
+		c.do(t, http.MethodGet, fmt.Sprintf("/product/%d", 1000+i), nil)
+	}
+	h := c.history()
+	b := c.firstBlocked()
+	if b < 0 {
+		t.Errorf("scraper never blocked")
+		return
+	}
+	for _, s := range h[b:] {
+		if s.status != http.StatusForbidden {
+			t.Errorf("scraper unblocked again at %s (%d)", s.path, s.status)
+			break
+		}
+	}
+	// The first batch flushed after the scraper started carried its first
+	// entries; count what it got through after that before being blocked.
+	var firstFlush time.Time
+	for _, f := range st.streamer.Flushes() {
+		if f.At.After(h[0].at) {
+			firstFlush = f.At
+			break
+		}
+	}
+	after := 0
+	for _, s := range h[:b] {
+		if s.at.After(firstFlush) {
+			after++
+		}
+	}
+	t.Logf("scraper: first request → first blocked request %s (%d requests); first flushed batch → block %s (%d requests)",
+		h[b].at.Sub(h[0].at).Round(time.Millisecond), b, h[b].at.Sub(firstFlush).Round(time.Millisecond), after)
+	// 2 s at 20 requests per second. Counting requests rather than
+	// seconds keeps the check independent of how loaded the machine is.
+	if after > 40 {
+		t.Errorf("scraper made %d requests after the first flushed batch before being blocked, want ≤ 40", after)
+	}
+	v, _ := st.verdict("ip:203.0.113.50")
+	for _, tag := range []string{"crawl", "no-assets"} {
+		if !slices.Contains(v.Tags, tag) {
+			t.Errorf("scraper verdict %+v lacks %q", v, tag)
+		}
+	}
+}
+
+// human browses at a reading pace and loads every page's assets.
+func human(t *testing.T, st *stack) {
+	c := st.client("198.51.100.20")
+	rng := rand.New(rand.NewPCG(1, 2))
+	pages := []string{"/", "/category/shoes", "/product/4711", "/product/932", "/cart", "/product/18", "/search?q=red+shoes", "/category/bags", "/product/77", "/", "/about", "/product/5"}
+	for _, p := range pages {
+		c.do(t, http.MethodGet, p, nil)
+		for _, a := range []string{"/static/site.css", "/static/app.js", "/static/logo.png", "/static/font.woff2"} {
+			c.do(t, http.MethodGet, a, nil)
+		}
+		time.Sleep(time.Duration(600+rng.IntN(1800)) * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // the last batch is analysed too
+	if b := c.firstBlocked(); b >= 0 {
+		t.Errorf("human blocked at %s", c.history()[b].path)
+	}
+	if v, ok := st.verdict("ip:198.51.100.20"); ok {
+		t.Errorf("human flagged: %+v", v)
+	}
+}
+
+// stuffing: 20 addresses, each in a network of its own (so each must be
+// convicted on its own failures), POST /login (answered 401) until blocked.
+func stuffing(t *testing.T, st *stack) {
+	var wg sync.WaitGroup
+	clients := make([]*client, 20)
+	for i := range clients {
+		clients[i] = st.client(fmt.Sprintf("100.%d.%d.10", 64+i, i))
+		c := clients[i]
+		wg.Go(func() {
+			for n := range 40 {
+				body := strings.NewReader(fmt.Sprintf("user=user%d@example.com&password=hunter%d", n, n))
+				if c.do(t, http.MethodPost, "/login", body) == http.StatusForbidden {
+					return
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	var worst time.Duration
+	for _, c := range clients {
+		b := c.firstBlocked()
+		if b < 0 {
+			t.Errorf("stuffing address %s never blocked", c.addr)
+			continue
+		}
+		h := c.history()
+		worst = max(worst, h[b].at.Sub(h[0].at))
+		if v, ok := st.verdict("ip:" + c.addr); !ok || !slices.Contains(v.Tags, "credential-stuffing") {
+			t.Errorf("%s: verdict %+v", c.addr, v)
+		}
+	}
+	t.Logf("credential stuffing: 20 addresses all blocked; first request → first blocked request ≤ %s", worst.Round(time.Millisecond))
+}
+
+// uaRotation loads pages with their assets from one address, a new
+// browser version every page.
+func uaRotation(t *testing.T, st *stack) {
+	c := st.client("198.18.0.7")
+	for i := range 10 {
+		c.ua = fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%d.0.0.0 Safari/537.36", 110+i)
+		c.do(t, http.MethodGet, "/", nil)
+		c.do(t, http.MethodGet, "/static/site.css", nil)
+		c.do(t, http.MethodGet, "/static/app.js", nil)
+		time.Sleep(400 * time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, ok := st.verdict("ip:198.18.0.7")
+		if ok && slices.Contains(v.Tags, "ua-rotation") {
+			t.Logf("ua rotation: tagged %v, score %d", v.Tags, v.Score)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("ua rotation not tagged: %+v %v", v, ok)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
