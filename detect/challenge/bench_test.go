@@ -66,3 +66,18 @@ func BenchmarkRespond(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRespondBaseline is the reference for BenchmarkRespond: the
+// block page, the cheapest denial reply.
+func BenchmarkRespondBaseline(b *testing.B) {
+	h := newHarness(b, nil)
+	br := &browser{ip: "192.0.2.1", ua: uaHeadful}
+	r := br.request("/products/42")
+	v := verdictFor("block")
+	b.ReportAllocs()
+	for b.Loop() {
+		if resp := h.c.Respond(r, v); resp.Status != 403 {
+			b.Fatal(resp.Status)
+		}
+	}
+}

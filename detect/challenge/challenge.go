@@ -195,6 +195,7 @@ func (c *Challenge) Respond(r *detect.Request, v *detect.Verdict) detect.Respons
 		kind += "+nojs"
 	}
 	var body bytes.Buffer
+	body.Grow(len(pageHTML) + len(script) + 2*len(data.Ticket) + 2*len(data.NoJSURL) + 1024)
 	if err := pageTmpl.Execute(&body, data); err != nil {
 		c.log.Error().Err(err).Msg("challenge: page not rendered")
 		return c.fallback.Respond(r, v)
