@@ -15,9 +15,11 @@ import (
 
 // BenchmarkCheckPipeline measures, per Check and in process, what the
 // gRPC codec does (unmarshal the request, marshal the response) plus the
-// handler: the do-nothing server, and botwarden with newPipeline run as the
-// server runs it (deadline budget on) and inline (budget off: the engines'
-// and decider's own CPU). Requests cycle through the load test's mix.
+// handler: the do-nothing server; botwarden with an empty pipeline (the
+// transport's own cost: conversion, response, metadata); with newPipeline
+// inline (budget off: plus the engines' and decider's CPU); and as the
+// server runs it (deadline budget on: plus a goroutine and a timer).
+// Requests cycle through the load test's mix.
 func BenchmarkCheckPipeline(b *testing.B) {
 	var wire [][]byte
 	for _, r := range loadtest.Traffic() {
@@ -45,8 +47,9 @@ func BenchmarkCheckPipeline(b *testing.B) {
 		srv  authv3.AuthorizationServer
 	}{
 		{"do-nothing", loadtest.Noop{}},
-		{"botwarden", newServer(p)},
+		{"botwarden-empty-pipeline", newServer(&detect.Pipeline{Budget: -1})},
 		{"botwarden-inline", newServer(&inline)},
+		{"botwarden", newServer(p)},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			ctx := context.Background()
