@@ -154,6 +154,16 @@ type gateway struct {
 	authz  authv3.AuthorizationClient
 	als    *Streamer
 	origin origin
+
+	mu       sync.Mutex
+	statuses map[netip.Addr][]int // what each client address was answered
+}
+
+// answered returns the statuses the gateway sent to addr, in order.
+func (g *gateway) answered(addr string) []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]int(nil), g.statuses[netip.MustParseAddr(addr)]...)
 }
 
 type recorder struct {
@@ -214,6 +224,12 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.WriteHeader(st)
 		_, _ = io.WriteString(rec, d.GetBody())
 	}
+	g.mu.Lock()
+	if g.statuses == nil {
+		g.statuses = map[netip.Addr][]int{}
+	}
+	g.statuses[addr] = append(g.statuses[addr], rec.status)
+	g.mu.Unlock()
 	g.log(r, addr, rid, start, rec, denied, resp.GetDynamicMetadata())
 }
 
@@ -268,6 +284,14 @@ func (origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = io.WriteString(w, "<p>wrong password</p>")
+	case p == "/catalog":
+		// Links to every product, as a crawler's starting point.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!doctype html><html><body><ul>")
+		for i := range 150 {
+			fmt.Fprintf(w, `<li><a href="/product/%d">product %d</a></li>`, 2000+i, 2000+i)
+		}
+		_, _ = io.WriteString(w, "</ul></body></html>")
 	default:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html><html><head><link rel=stylesheet href="/static/site.css"><script src="/static/app.js"></script></head><body><h1>%s</h1><img src="/static/logo.png"></body></html>`, p)
