@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/botwarden/botwarden/bench/loadtest"
@@ -30,6 +31,7 @@ func main() {
 	flag.DurationVar(&cfg.Phase, "phase", cfg.Phase, "measured time per target per round")
 	flag.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; targets alternate within each")
 	flag.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up per target")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	flag.Parse()
 	if total := cfg.Warmup*2 + cfg.Phase*2*time.Duration(cfg.Rounds); total > maxRun {
 		fmt.Fprintf(os.Stderr, "bench: a run of %s is longer than the %s this harness allows on a shared machine\n", total, maxRun)
@@ -37,12 +39,25 @@ func main() {
 	}
 	cfg.NewPipeline = newPipeline
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rep, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		return
 	}
 	rep.Write(os.Stdout)
 }
