@@ -78,8 +78,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	for _, name := range []string{"r.json", "r.json.gz"} {
 		t.Run(name, func(t *testing.T) {
 			s := New()
-			s.Sets["b"] = &Set{Sources: []string{"https://example.test/b.json"}, Prefixes: prefixes("10.0.0.0/8", "10.0.0.0/8", "2001:db8::/32")}
-			s.Sets["a"] = &Set{Prefixes: prefixes("192.0.2.0/24")}
+			s.Sets["b"] = &Set{Sources: []string{"https://example.test/b.json"}, Prefixes: prefixes("66.249.64.0/27", "66.249.64.0/27", "2001:4860:4801:10::/64", "192.0.2.0/24")}
+			s.Sets["a"] = &Set{Prefixes: prefixes("157.55.39.0/24")}
 			path := filepath.Join(t.TempDir(), name)
 			if err := s.WriteFile(path); err != nil {
 				t.Fatal(err)
@@ -91,10 +91,24 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			if !slices.Equal(got.Names(), []string{"a", "b"}) {
 				t.Fatalf("names %v", got.Names())
 			}
-			if got.Len("b") != 2 { // duplicate removed
+			if got.Len("b") != 2 { // duplicate and documentation range removed
 				t.Fatalf("b has %d prefixes", got.Len("b"))
 			}
 		})
+	}
+}
+
+func TestPlausible(t *testing.T) {
+	for s, want := range map[string]bool{
+		"66.249.64.0/27": true, "2001:4860:4801:10::/64": true, "8.0.0.0/8": true, "2600::/16": true,
+		"192.0.2.0/24": false, "198.51.100.0/25": false, "203.0.113.7/32": false, "10.1.0.0/16": false,
+		"127.0.0.1/32": false, "0.0.0.0/0": false, "1.0.0.0/7": false, "2001:db8:1::/48": false,
+		"fe80::/64": false, "::/0": false, "2000::/3": false, "fd00::/8": false, "100.64.0.0/10": false,
+		"192.0.0.0/8": true, // wider than 192.0.2.0/24: a real (if odd) allocation, kept
+	} {
+		if got := Plausible(netip.MustParsePrefix(s)); got != want {
+			t.Errorf("Plausible(%s) = %v, want %v", s, got, want)
+		}
 	}
 }
 

@@ -93,8 +93,10 @@ func (s *Snapshot) Overlay(over *Snapshot) *Snapshot {
 	return out
 }
 
-// Normalize masks, de-duplicates and sorts every set, so files diff well
-// and lookups never see a prefix with host bits set.
+// Normalize masks, de-duplicates and sorts every set and drops prefixes
+// that are not Plausible, so files diff well, lookups never see a prefix
+// with host bits set, and a documentation range in an operator's list
+// cannot mark test or private addresses.
 func (s *Snapshot) Normalize() {
 	for _, set := range s.Sets {
 		set.Prefixes = normalize(set.Prefixes)
@@ -104,7 +106,7 @@ func (s *Snapshot) Normalize() {
 func normalize(ps []netip.Prefix) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(ps))
 	for _, p := range ps {
-		if p = Canonical(p); p.IsValid() {
+		if p = Canonical(p); Plausible(p) {
 			out = append(out, p)
 		}
 	}

@@ -487,14 +487,14 @@ func TestRangesFileOverlayAndReload(t *testing.T) {
 	cfg.RangesFile = path
 	// Missing file: embedded snapshot, no error.
 	e := testEngine(t, cfg, WithResolver(newFakeResolver()))
-	newIP := netip.MustParseAddr("192.0.2.77")
+	newIP := netip.MustParseAddr("81.2.69.77") // a UK ISP, in no embedded set
 	if v := eval(e, newIP, uaGPTBot); v.Verified {
 		t.Fatal("verified before the file existed")
 	}
 	old := firstAddr(t, e, "gptbot")
 	snap := ranges.New()
-	snap.Sets["openai-gptbot"] = &ranges.Set{Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.64/26")}}
-	snap.Sets["openai"] = &ranges.Set{Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.64/26")}}
+	snap.Sets["openai-gptbot"] = &ranges.Set{Prefixes: []netip.Prefix{netip.MustParsePrefix("81.2.69.64/26")}}
+	snap.Sets["openai"] = &ranges.Set{Prefixes: []netip.Prefix{netip.MustParsePrefix("81.2.69.64/26")}}
 	if err := snap.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
