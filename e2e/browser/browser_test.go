@@ -263,7 +263,6 @@ func clientFrom(t testing.TB, from string) *http.Client {
 	}
 }
 
-
 // TestDrivenHeadfulChromiumIsDetected: a visible Chromium driven over the
 // DevTools protocol (chromedp without the enable-automation flag) still
 // reports navigator.webdriver and fails the JavaScript detection.
