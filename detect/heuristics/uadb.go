@@ -295,49 +295,24 @@ func (db *UADB) each(ua string, fn func(meta patternMeta, pattern string)) {
 func (db *UADB) MatchSources(ua string) PatternSource { return db.Classify(ua).Sources }
 
 // stripExclusions removes Crawler-Detect's exclusion matches from ua and
-// trims it, as Crawler-Detect does before applying its crawler patterns. The
-// exclusions are one alternation there, replaced left to right; here the
-// candidate exclusions' matches are merged leftmost-first, which gives the
-// same spans.
+// trims it, as Crawler-Detect does before applying its crawler patterns
+// (there the exclusions are one alternation replaced left to right, which
+// is what FindLeftmost computes).
 func (db *UADB) stripExclusions(ua string) string {
-	bufp := db.pool.Get().(*[]int)
-	defer db.pool.Put(bufp)
-	cands := db.exclusions.Candidates(ua, (*bufp)[:0])
-	*bufp = cands
-	if len(cands) == 0 {
-		return strings.TrimSpace(ua)
-	}
-	type span struct{ start, end, order int }
-	var spansArr [32]span
-	spans := spansArr[:0]
-	for _, i := range cands {
-		for _, loc := range db.exclusions.Regexp(i).FindAllStringIndex(ua, -1) {
-			if loc[1] > loc[0] {
-				spans = append(spans, span{loc[0], loc[1], i})
-			}
-		}
-	}
+	var spansArr [24]regexset.Span
+	spans := db.exclusions.FindLeftmost(ua, spansArr[:0])
 	if len(spans) == 0 {
 		return strings.TrimSpace(ua)
 	}
-	sort.Slice(spans, func(a, b int) bool {
-		if spans[a].start != spans[b].start {
-			return spans[a].start < spans[b].start
-		}
-		return spans[a].order < spans[b].order
-	})
-	var b strings.Builder
-	b.Grow(len(ua))
+	var buf [512]byte
+	b := buf[:0]
 	pos := 0
 	for _, s := range spans {
-		if s.start < pos {
-			continue
-		}
-		b.WriteString(ua[pos:s.start])
-		pos = s.end
+		b = append(b, ua[pos:s.Start]...)
+		pos = s.End
 	}
-	b.WriteString(ua[pos:])
-	return strings.TrimSpace(b.String())
+	b = append(b, ua[pos:]...)
+	return strings.TrimSpace(string(b))
 }
 
 // Stats summarises the database for logs and the evaluation output.

@@ -142,6 +142,17 @@ func (a *automaton) scan(folded []byte, hit func(pattern int32)) {
 	}
 }
 
+// scanPos is scan that also passes the index of the literal's last byte.
+func (a *automaton) scanPos(folded []byte, hit func(pattern int32, end int)) {
+	s := int32(0)
+	for i, b := range folded {
+		s = a.delta[int(s)*a.nclass+int(a.class[b])]
+		for o := a.out[s]; o >= 0; o = a.outs[o].next {
+			hit(a.outs[o].pattern, i)
+		}
+	}
+}
+
 // size returns the approximate memory held by the automaton in bytes.
 func (a *automaton) size() int {
 	return len(a.delta)*4 + len(a.out)*4 + len(a.outs)*8 + 256

@@ -25,6 +25,43 @@ func requiredLiterals(re *syntax.Regexp) []string {
 	return set
 }
 
+// literalPrefix returns the folded literal every match of re starts with
+// (its leading run of literals), and whether re is free of empty-width
+// assertions, so that a match can be tried anchored at an occurrence of
+// that literal in a substring without changing its meaning.
+func literalPrefix(re *syntax.Regexp) (string, bool) {
+	if hasAssertion(re) {
+		return "", false
+	}
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
+	}
+	var run strings.Builder
+	for _, sub := range subs {
+		lit, ok := singleLiteral(sub)
+		if !ok {
+			break
+		}
+		run.WriteString(lit)
+	}
+	return run.String(), run.Len() >= minLiteral
+}
+
+func hasAssertion(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	for _, sub := range re.Sub {
+		if hasAssertion(sub) {
+			return true
+		}
+	}
+	return false
+}
+
 func quality(set []string) int {
 	if len(set) == 0 {
 		return 0

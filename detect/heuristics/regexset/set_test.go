@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"regexp/syntax"
 	"slices"
@@ -158,6 +159,67 @@ func TestSetAgreesWithNaive(t *testing.T) {
 			}
 		}
 	}
+}
+
+// leftmostReference is what FindLeftmost must equal: one alternation of all
+// patterns, matched left to right.
+func leftmostReference(exprs []string, in string) []Span {
+	parts := make([]string, len(exprs))
+	for i, e := range exprs {
+		parts[i] = "(?i:" + e + ")"
+	}
+	re := regexp.MustCompile(strings.Join(parts, "|"))
+	var out []Span
+	for _, loc := range re.FindAllStringIndex(in, -1) {
+		if loc[1] == loc[0] {
+			continue
+		}
+		// Which alternative matched: the first whose anchored form matches
+		// there with the same end.
+		for i, e := range exprs {
+			if l := regexp.MustCompile("^(?i:" + e + ")").FindStringIndex(in[loc[0]:]); l != nil && loc[0]+l[1] == loc[1] {
+				out = append(out, Span{loc[0], loc[1], i})
+				break
+			}
+		}
+	}
+	return out
+}
+
+var exclusionLike = []string{`Safari.[\d\.]*`, `Chrome.[\d\.]*`, `Mozilla.[\d\.]*`, `(like )?Gecko(.[\d\.]*)?`, `[ ]Intel`, `Mac OS X [\d_]*`, `compatible`, `x86_..`, `; M bot`}
+
+func TestFindLeftmost(t *testing.T) {
+	s := Compile(exclusionLike)
+	for _, in := range []string{
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (compatible; Googlebot/2.1)",
+		"SAFARI/1.2 safari/3",
+		"Mozilla/5.0 (Linux; U; Android 4.0; M bot Build) Gecko",
+		"ünïcödé Mozilla/5.0 Gecko/20100101",
+		"",
+	} {
+		got := s.FindLeftmost(in, nil)
+		want := leftmostReference(exclusionLike, in)
+		if !slices.Equal(got, want) {
+			t.Errorf("FindLeftmost(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func FuzzFindLeftmost(f *testing.F) {
+	f.Add("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) like Gecko Chrome/1 Safari/2")
+	f.Add("x86_64 x86_")
+	s := Compile(exclusionLike)
+	f.Fuzz(func(t *testing.T, in string) {
+		if len(in) > 512 {
+			return
+		}
+		got := s.FindLeftmost(in, nil)
+		want := leftmostReference(exclusionLike, in)
+		if !slices.Equal(got, want) {
+			t.Fatalf("FindLeftmost(%q) = %v, want %v", in, got, want)
+		}
+	})
 }
 
 func FuzzSetMatchAll(f *testing.F) {

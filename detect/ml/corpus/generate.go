@@ -157,3 +157,14 @@ func (c *Corpora) HeldOutExamples(seed uint64) []ml.Example {
 	}
 	return out
 }
+
+// BrowserRequest returns the request of kind that the browser claimed by ua
+// sends (seeded, reproducible).
+func BrowserRequest(seed uint64, ua string, kind Kind) ml.Example {
+	return browserRequest(rng(seed, "browser "+kind.String(), 0), ua, kind)
+}
+
+// BotRequest returns the request tool sends with ua (seeded, reproducible).
+func BotRequest(seed uint64, ua string, tool Tool) ml.Example {
+	return botRequest(rng(seed, "bot "+string(tool), 0), ua, tool)
+}
