@@ -255,3 +255,27 @@ func (r *Receiver) entry(e *accesslogv3.HTTPAccessLogEntry, st *stream) {
 		r.m.dropped.Inc()
 	}
 }
+
+// CookieSessionResolver reads the session id from the session cookie in the
+// logged cookie header (Envoy must log "cookie" in
+// additional_request_headers_to_log). open decodes a cookie value sealed by
+// botwarden, e.g. session.Manager.Open followed by Claims.SessionID.String.
+// It must not check the client binding: a session seen from many addresses
+// is what the ip-rotation detector looks for.
+func CookieSessionResolver(cookieName string, open func(value string, at time.Time) (string, error)) SessionResolver {
+	return func(ev *detect.Event) string {
+		if ev.Headers.Get("cookie") == "" {
+			return ""
+		}
+		r := detect.Request{Headers: ev.Headers}
+		v := r.Cookie(cookieName)
+		if v == "" {
+			return ""
+		}
+		id, err := open(v, ev.Time)
+		if err != nil {
+			return ""
+		}
+		return id
+	}
+}

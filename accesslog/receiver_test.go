@@ -579,3 +579,22 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("New accepted an invalid config")
 	}
 }
+
+func TestCookieSessionResolver(t *testing.T) {
+	open := func(v string, _ time.Time) (string, error) {
+		if v == "good" {
+			return "sid-1", nil
+		}
+		return "", fmt.Errorf("bad cookie")
+	}
+	res := CookieSessionResolver("__bw", open)
+	for cookie, want := range map[string]string{"": "", "a=b; __bw=good": "sid-1", "__bw=forged": "", "other=good": ""} {
+		ev := &detect.Event{Headers: detect.Headers{}}
+		if cookie != "" {
+			ev.Headers["cookie"] = cookie
+		}
+		if got := res(ev); got != want {
+			t.Errorf("cookie %q: %q, want %q", cookie, got, want)
+		}
+	}
+}
