@@ -55,7 +55,9 @@ func BenchmarkModule(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := cpuTime(b)
 			for b.Loop() {
-				h.Request(c.req, client)
+				if _, err := h.Request(c.req, client); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})

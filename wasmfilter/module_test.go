@@ -288,6 +288,16 @@ func headers(cookie string, extra ...[2]string) [][2]string {
 	return append(h, extra...)
 }
 
+// mustRequest runs one request and fails the test if the module trapped.
+func mustRequest(t *testing.T, h *emulator.Host, hs [][2]string, source string) emulator.Result {
+	t.Helper()
+	res, err := h.Request(hs, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // start starts the shared filter VM with config.
 func start(t *testing.T, config []byte) *emulator.Host {
 	t.Helper()
@@ -329,7 +339,7 @@ func TestModuleRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := h.Counter(wasmfilter.MetricPrefix + tc.counter)
-			res := h.Request(tc.headers, tc.source)
+			res := mustRequest(t, h, tc.headers, tc.source)
 			after, err := h.Counter(wasmfilter.MetricPrefix + tc.counter)
 			if err != nil || after != before+1 {
 				t.Errorf("counter %s: %d -> %d (%v)", tc.counter, before, after, err)
@@ -359,7 +369,7 @@ func TestModuleStripsSpoofedHeaders(t *testing.T) {
 		{"x-botwarden-ja4", "t13d1516h2_8daaf6152771_e5627efa2ab1"},
 	}
 	for _, ck := range []string{"", f.cookie(t, func(c *token.Claims) { c.Score = 5 })} {
-		res := h.Request(headers(ck, spoof...), client)
+		res := mustRequest(t, h, headers(ck, spoof...), client)
 		for _, kv := range res.Headers {
 			if strings.HasPrefix(kv[0], "x-bot") && kv[0] != "x-botwarden-ja4" {
 				t.Errorf("cookie %v: client header %s survived: %v", ck != "", kv[0], res.Headers)
@@ -406,7 +416,7 @@ func TestModuleRejectsBadConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if res := h.Request(headers(f.cookie(t, nil)), client); !res.Continue {
+	if res := mustRequest(t, h, headers(f.cookie(t, nil)), client); !res.Continue {
 		t.Fatal("request after refused configurations")
 	}
 }
@@ -433,7 +443,7 @@ func TestModuleSurvivesHostileInput(t *testing.T) {
 	}
 	for i, in := range inputs {
 		for _, src := range []string{client, "", "[2001:db8::1]:443", "not-an-address"} {
-			if res := h.Request(in, src); !res.Continue {
+			if res := mustRequest(t, h, in, src); !res.Continue {
 				t.Fatalf("input %d from %q: paused: %+v", i, src, res.Local)
 			}
 		}

@@ -116,6 +116,7 @@ type Host struct {
 	once    sync.Once
 	addrSet bool
 	now     func() time.Time
+	failed  error
 }
 
 // Start runs proxy_on_vm_start and proxy_on_configure with config (the
@@ -176,6 +177,11 @@ func (r *Result) Header(name string) (string, bool) {
 	return "", false
 }
 
+// ErrVMFailed is returned for every request after the module trapped: like
+// Envoy, the host does not call into a failed VM again (Envoy's
+// failure_policy then decides between skipping the filter and 503).
+var ErrVMFailed = errors.New("emulator: the Wasm VM has failed")
+
 // Request runs one stream through the module: context creation,
 // proxy_on_request_headers with headers (names are lower-cased, as Envoy
 // stores them) and source.address set to sourceAddress ("ip:port", the
@@ -184,9 +190,27 @@ func (r *Result) Header(name string) (string, bool) {
 // An empty sourceAddress leaves source.address absent on a Host that never
 // had one, and makes it "-" (not an address) afterwards: proxytest cannot
 // delete a property, nor serve an empty one.
-func (h *Host) Request(headers [][2]string, sourceAddress string) Result {
+//
+// A trap in the module (a Go panic that escaped, proc_exit, a memory
+// fault) is returned as an error wrapping ErrVMFailed, and the Host fails
+// every later request the same way.
+func (h *Host) Request(headers [][2]string, sourceAddress string) (res Result, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.failed != nil {
+		return Result{}, h.failed
+	}
+	defer func() {
+		// proxytest panics with the wazero error when the guest traps.
+		if r := recover(); r != nil {
+			h.failed = fmt.Errorf("%w: %v", ErrVMFailed, r)
+			res, err = Result{}, h.failed
+		}
+	}()
+	return h.request(headers, sourceAddress), nil
+}
+
+func (h *Host) request(headers [][2]string, sourceAddress string) Result {
 	id := h.emu.InitializeHttpContext()
 	path := []string{"source", "address"}
 	switch {
