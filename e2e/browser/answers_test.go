@@ -1,7 +1,6 @@
 package browser
 
 import (
-	"context"
 	"crypto/sha256"
 	"io"
 	"net/http"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/challenge"
@@ -41,14 +38,7 @@ func post(t testing.TB, s *stack, from, ua, cookie, body string) (*http.Response
 // Chromium posted, as it was and altered: every copy is refused.
 func TestReplayedAndTamperedBrowserAnswers(t *testing.T) {
 	s := newStack(t, nil)
-	ctx := driven(t, true, "")
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(tctx, chromedp.Navigate(s.url+"/page/1")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 45*time.Second, "the browser's answer", func() bool { return len(s.gw.posted()) > 0 })
-	waitFor(t, 10*time.Second, "the verdict after the answer", func() bool { return len(s.rec.all()) >= 2 })
+	drivenVisit(t, s, true, "")
 	a := s.gw.posted()[0]
 	form, err := url.ParseQuery(a.body)
 	if err != nil {

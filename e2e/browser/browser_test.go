@@ -61,22 +61,11 @@ func browserCookie(t testing.TB, ctx context.Context, s *stack) token.Claims {
 // detection failed and tagged headless; the policy then blocks it.
 func TestHeadlessChromiumFailsJSDetection(t *testing.T) {
 	s := newStack(t, nil)
-	ctx := driven(t, true, "")
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(tctx, chromedp.Navigate(s.url+"/page/1")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 45*time.Second, "the headless browser to be blocked", func() bool {
-		recs := s.rec.all()
-		return len(recs) > 0 && recs[len(recs)-1].action == detect.ActionBlock
-	})
-	recs := s.rec.all()
-	if first := recs[0]; first.action != detect.ActionManagedChallenge || first.path != "/page/1" {
+	ctx, last := drivenVisit(t, s, true, "")
+	if first := s.rec.all()[0]; first.action != detect.ActionManagedChallenge || first.path != "/page/1" {
 		t.Fatalf("first request: %+v, want a managed challenge", first)
 	}
-	last := recs[len(recs)-1]
-	if last.rule != "js_failed" || !last.jsChecked || last.jsPassed || last.score != 1 || last.source != detect.SourceJSDetection {
+	if last.action != detect.ActionBlock || last.rule != "js_failed" || !last.jsChecked || last.jsPassed || last.score != 1 || last.source != detect.SourceJSDetection {
 		t.Fatalf("after the challenge: %+v", last)
 	}
 	for _, tag := range []string{"headless", "webdriver", session.TagJSFailed} {
@@ -94,10 +83,35 @@ func TestHeadlessChromiumFailsJSDetection(t *testing.T) {
 	if got := session.DecodeFindings(c.Findings, nil); !slices.Contains(got, "headless") {
 		t.Fatalf("cookie findings %v lack headless", got)
 	}
-	var title string
-	if title, _ = chromedp.Run(tctx, chromedp.Title()); !strings.Contains(title, "Access denied") {
-		t.Errorf("page title %q, want the block page", title)
+	waitFor(t, 10*time.Second, "the block page in the browser", func() bool {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		title, _ := chromedp.Run(tctx, chromedp.Title())
+		return strings.Contains(title, "Access denied")
+	})
+}
+
+// drivenVisit opens /page/1 in a chromedp-driven Chromium and waits for the
+// verdict on the request that follows its challenge answer.
+func drivenVisit(t *testing.T, s *stack, headless bool, display string) (context.Context, record) {
+	t.Helper()
+	ctx := driven(t, headless, display)
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(tctx, chromedp.Navigate(s.url+"/page/1")); err != nil {
+		t.Fatal(err)
 	}
+	var after record
+	waitFor(t, 45*time.Second, "the verdict after the browser's answer", func() bool {
+		for _, r := range s.rec.all() {
+			if r.jsChecked {
+				after = r
+				return true
+			}
+		}
+		return false
+	})
+	return ctx, after
 }
 
 // visit is one headful visit: the first page is challenged, then the
@@ -267,19 +281,8 @@ func clientFrom(t testing.TB, from string) *http.Client {
 // DevTools protocol (chromedp without the enable-automation flag) still
 // reports navigator.webdriver and fails the JavaScript detection.
 func TestDrivenHeadfulChromiumIsDetected(t *testing.T) {
-	display := xvfb(t)
 	s := newStack(t, nil)
-	ctx := driven(t, false, display)
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(tctx, chromedp.Navigate(s.url+"/page/1")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 45*time.Second, "the driven browser's verdict", func() bool {
-		recs := s.rec.all()
-		return len(recs) > 1 && recs[len(recs)-1].jsChecked
-	})
-	last := s.rec.all()[len(s.rec.all())-1]
+	_, last := drivenVisit(t, s, false, xvfb(t))
 	if last.action != detect.ActionBlock || last.jsPassed || !slices.Contains(last.tags, "webdriver") || slices.Contains(last.tags, "headless") {
 		t.Fatalf("driven headful verdict: %+v", last)
 	}
