@@ -15,48 +15,50 @@ type Pipeline struct {
 	Engines   []Engine
 	Decider   Decider    // nil: allow everything (monitor-only deployments)
 	Finishers []Finisher // run on real and fallback verdicts alike
-	// Budget bounds one check; past it Check returns Fallback. Zero means
-	// DefaultBudget; negative disables the budget (tools, replay).
+	// Budget bounds one check; once it is spent Check returns Fallback.
+	// Zero means DefaultBudget; negative disables the budget (tools, replay).
 	Budget time.Duration
 	// Fallback is the action of the safe verdict returned when the budget
 	// runs out (default allow: fail open, like failure_mode_allow).
 	Fallback Action
 	// OnError, if set, is told about every engine error (for logs/metrics).
 	OnError func(engine string, err error)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
 }
 
 // Check evaluates r and returns its verdict. It never fails: engine errors
-// are counted in the verdict and a blown budget yields the fallback verdict
-// with Deadline set.
+// and panics are counted in the verdict, and a spent budget yields the
+// fallback verdict with Deadline set.
+//
+// The stages run inline on the caller's goroutine and the budget is checked
+// between them. Engines never block on the network (DESIGN.md §4: slow work
+// happens in the background or behind its own short timeout), so the checks
+// between stages bound the answer; a per-check goroutine and timer cost more
+// CPU than every engine together, measured under load on this machine.
+// The context handed to engines carries the caller's deadline (Envoy's
+// grpc-timeout) for engines that do consult a shared store.
 func (p *Pipeline) Check(ctx context.Context, r *Request) *Verdict {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
 	budget := p.Budget
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	if budget < 0 {
-		return p.run(ctx, r)
+	var deadline time.Time
+	if budget > 0 {
+		deadline = now().Add(budget)
 	}
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	// Run on another goroutine so a stuck engine cannot hold the answer past
-	// the budget; the late verdict is discarded.
-	done := make(chan *Verdict, 1)
-	go func() { done <- p.run(ctx, r) }()
-	select {
-	case v := <-done:
-		return v
-	case <-ctx.Done():
-		return p.fallback(r)
-	}
-}
+	spent := func() bool { return !deadline.IsZero() && now().After(deadline) || ctx.Err() != nil }
 
-func (p *Pipeline) run(ctx context.Context, r *Request) (v *Verdict) {
-	v = &Verdict{}
+	v := &Verdict{}
 	for _, e := range p.Engines {
-		if ctx.Err() != nil {
-			break
+		if spent() {
+			return p.fallback(ctx, r)
 		}
-		if err := p.evaluate(ctx, e, r, v); err != nil {
+		if err := guard(e.Name(), func() error { return e.Evaluate(ctx, r, v) }); err != nil {
 			v.Errors++
 			if p.OnError != nil {
 				p.OnError(e.Name(), err)
@@ -65,7 +67,21 @@ func (p *Pipeline) run(ctx context.Context, r *Request) (v *Verdict) {
 	}
 	v.Finalize()
 	if p.Decider != nil {
-		p.Decider.Decide(ctx, r, v)
+		if spent() {
+			return p.fallback(ctx, r)
+		}
+		if err := guard("decider", func() error { p.Decider.Decide(ctx, r, v); return nil }); err != nil {
+			// A broken policy must not take the request with it: answer
+			// with the safe verdict, as for a spent budget.
+			if p.OnError != nil {
+				p.OnError("decider", err)
+			}
+			fb := p.fallback(ctx, r)
+			fb.Errors = v.Errors + 1
+			fb.Deadline = false
+			fb.RuleID = "error"
+			return fb
+		}
 	}
 	if v.Action == "" {
 		v.Action = ActionAllow
@@ -73,27 +89,39 @@ func (p *Pipeline) run(ctx context.Context, r *Request) (v *Verdict) {
 	if v.EnforcedAction == "" {
 		v.EnforcedAction = v.Action
 	}
-	for _, f := range p.Finishers {
-		f.Finish(ctx, r, v)
+	p.finish(ctx, r, v)
+	if spent() {
+		return p.fallback(ctx, r)
 	}
 	return v
 }
 
-// evaluate calls one engine, turning a panic into an error: a bug in one
-// engine must cost that engine's evidence, not the request.
-func (p *Pipeline) evaluate(ctx context.Context, e Engine, r *Request, v *Verdict) (err error) {
+// guard runs one stage, turning a panic into an error: a bug in one engine
+// must cost that engine's evidence, not the request or the process.
+func guard(name string, fn func() error) (err error) {
 	defer func() {
 		if x := recover(); x != nil {
-			err = fmt.Errorf("engine %s panicked: %v", e.Name(), x)
+			err = fmt.Errorf("%s panicked: %v", name, x)
 		}
 	}()
-	if err := e.Evaluate(ctx, r, v); err != nil {
-		return fmt.Errorf("engine %s: %w", e.Name(), err)
+	if err := fn(); err != nil {
+		return fmt.Errorf("engine %s: %w", name, err)
 	}
 	return nil
 }
 
-func (p *Pipeline) fallback(r *Request) *Verdict {
+func (p *Pipeline) finish(ctx context.Context, r *Request, v *Verdict) {
+	for i, f := range p.Finishers {
+		if err := guard(fmt.Sprintf("finisher %d", i), func() error { f.Finish(ctx, r, v); return nil }); err != nil {
+			v.Errors++
+			if p.OnError != nil {
+				p.OnError("finisher", err)
+			}
+		}
+	}
+}
+
+func (p *Pipeline) fallback(ctx context.Context, r *Request) *Verdict {
 	a := p.Fallback
 	if a == "" {
 		a = ActionAllow

@@ -37,16 +37,58 @@ func TestPipelineCombinesAndRecovers(t *testing.T) {
 }
 
 func TestPipelineDeadlineFallsBack(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
+	// A fake clock: the slow engine advances it past the budget, so the
+	// test does not depend on real time.
+	clock := time.Unix(1000, 0)
 	slow := EngineFunc{"slow", func(ctx context.Context, r *Request, v *Verdict) error {
-		<-release
+		clock = clock.Add(time.Second)
+		v.Propose(80, SourceML)
 		return nil
 	}}
-	p := &Pipeline{Engines: []Engine{slow}, Budget: 5 * time.Millisecond, Fallback: ActionAllow}
+	never := EngineFunc{"never", func(ctx context.Context, r *Request, v *Verdict) error {
+		t.Error("engine after a spent budget must not run")
+		return nil
+	}}
+	for _, fallback := range []Action{ActionAllow, ActionBlock} {
+		p := &Pipeline{Engines: []Engine{slow, never}, Budget: 20 * time.Millisecond, Fallback: fallback, Now: func() time.Time { return clock }}
+		v := p.Check(context.Background(), &Request{})
+		if !v.Deadline || v.EnforcedAction != fallback || !v.HasTag("deadline") || v.Score != 0 {
+			t.Fatalf("want %s deadline fallback, got %+v", fallback, v)
+		}
+	}
+}
+
+func TestPipelineCancelledContextFallsBack(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v := (&Pipeline{Engines: []Engine{propose(50, SourceML)}}).Check(ctx, &Request{})
+	if !v.Deadline {
+		t.Fatalf("cancelled caller: want fallback, got %+v", v)
+	}
+}
+
+type panicDecider struct{}
+
+func (panicDecider) Decide(context.Context, *Request, *Verdict) { panic("policy bug") }
+
+type panicFinisher struct{}
+
+func (panicFinisher) Finish(context.Context, *Request, *Verdict) { panic("finisher bug") }
+
+func TestPipelineContainsDeciderAndFinisherPanics(t *testing.T) {
+	var errs []string
+	p := &Pipeline{Decider: panicDecider{}, Fallback: ActionAllow, OnError: func(e string, err error) { errs = append(errs, e) }}
 	v := p.Check(context.Background(), &Request{})
-	if !v.Deadline || v.EnforcedAction != ActionAllow || !v.HasTag("deadline") {
-		t.Fatalf("want deadline fallback, got %+v", v)
+	if v.EnforcedAction != ActionAllow || v.RuleID != "error" || v.Errors != 1 {
+		t.Fatalf("decider panic: got %+v", v)
+	}
+	p = &Pipeline{Finishers: []Finisher{panicFinisher{}}, OnError: func(e string, err error) { errs = append(errs, e) }}
+	v = p.Check(context.Background(), &Request{})
+	if v.Errors != 1 || v.EnforcedAction != ActionAllow {
+		t.Fatalf("finisher panic: got %+v", v)
+	}
+	if len(errs) != 2 {
+		t.Fatalf("OnError calls: %v", errs)
 	}
 }
 
@@ -92,4 +134,25 @@ func failing() Engine {
 }
 func panicking() Engine {
 	return EngineFunc{"x", func(ctx context.Context, r *Request, v *Verdict) error { panic("bug") }}
+}
+
+// BenchmarkPipeline measures the pipeline's own overhead against calling the
+// same engine directly (the do-nothing baseline in the same run).
+func BenchmarkPipeline(b *testing.B) {
+	e := propose(50, SourceML)
+	r := &Request{}
+	b.Run("baseline-direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v := &Verdict{}
+			_ = e.Evaluate(context.Background(), r, v)
+		}
+	})
+	b.Run("pipeline", func(b *testing.B) {
+		p := &Pipeline{Engines: []Engine{e}}
+		b.ReportAllocs()
+		for b.Loop() {
+			p.Check(context.Background(), r)
+		}
+	})
 }
