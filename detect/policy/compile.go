@@ -41,6 +41,10 @@ const DefaultRuleID = "default"
 // of the rule, which is then skipped and counted, instead of running long.
 const CostLimit = 100_000
 
+// maxRules bounds a policy's own rules: each one is evaluated on every
+// request that reaches it.
+const maxRules = 1000
+
 // interruptEvery is how many comprehension iterations pass between checks
 // of the Decide context's deadline.
 const interruptEvery = 64
@@ -162,6 +166,10 @@ func Compile(data []byte, source string) (*Policy, error) {
 	}
 	c.hosts(p, spec.Hosts)
 
+	if len(spec.Rules) > maxRules {
+		c.problem(Problem{Field: "rules", Msg: fmt.Sprintf("%d rules, more than the %d allowed (every rule costs every request; put lists in one rule: ip.in_cidr(ip.src, [...]), x in [...])", len(spec.Rules), maxRules)})
+		spec.Rules = spec.Rules[:maxRules]
+	}
 	ids := map[string]bool{}
 	for i := range spec.Rules {
 		if r := c.rule(&spec.Rules[i], "", ids); r != nil {

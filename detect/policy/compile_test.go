@@ -101,6 +101,7 @@ func TestCompileErrors(t *testing.T) {
 		{"key expression not string", "rules:\n  - {id: a, expression: 'true', action: rate_limit, rate_limit: {key_expression: 'bot.score', requests: 1, period: 1s}}\n", []string{"rate_limit.key_expression", "must return string"}},
 		{"challenge on block", "rules:\n  - {id: a, expression: 'true', action: block, challenge: {difficulty: 10}}\n", []string{"only for managed_challenge"}},
 		{"difficulty", "rules:\n  - {id: a, expression: 'true', action: managed_challenge, challenge: {difficulty: 99}}\n", []string{"challenge.difficulty", "got 99"}},
+		{"too many rules", "rules:\n" + strings.Repeat("  - {id: r, expression: 'true', action: log}\n", maxRules+1), []string{"1001 rules, more than the 1000 allowed"}},
 		{"disabled rules are still checked", "rules:\n  - {id: a, expression: 'nope', action: block, enabled: false}\n", []string{`rule "a" expression`, "undeclared reference to 'nope'"}},
 	}
 	for _, tt := range tests {
