@@ -84,10 +84,11 @@ type worker struct {
 }
 
 type metrics struct {
-	events    *prometheus.CounterVec
-	verdicts  *prometheus.CounterVec
-	pubErrors prometheus.Counter
-	lag       prometheus.Histogram
+	events                     *prometheus.CounterVec
+	accepted, dropped, unkeyed prometheus.Counter // children of events
+	verdicts                   *prometheus.CounterVec
+	pubErrors                  prometheus.Counter
+	lag                        prometheus.Histogram
 }
 
 // New builds the engine. pub may be nil (verdicts only go to the
@@ -123,6 +124,9 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, pub Publishe
 			Help:    "Time from an event's arrival to the verdict it caused being published.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 12)}),
 	}
+	e.m.accepted = e.m.events.WithLabelValues("accepted")
+	e.m.dropped = e.m.events.WithLabelValues("dropped")
+	e.m.unkeyed = e.m.events.WithLabelValues("unkeyed")
 	if reg != nil {
 		cs := []prometheus.Collector{e.m.events, e.m.verdicts, e.m.pubErrors, e.m.lag,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_behavior_tracked_keys", Help: "Keys with behavioural state."},
@@ -179,7 +183,7 @@ const anomalyTagRisk = 10
 func (e *Engine) Offer(ev *detect.Event) bool {
 	o := e.cls.observe(ev, time.Now())
 	if o.primary == numKinds {
-		e.m.events.WithLabelValues("unkeyed").Inc()
+		e.m.unkeyed.Inc()
 		return true
 	}
 	if e.cfg.Workers == 0 {
@@ -191,7 +195,7 @@ func (e *Engine) Offer(ev *detect.Event) bool {
 			}
 		}
 		e.syncMu.Unlock()
-		e.m.events.WithLabelValues("accepted").Inc()
+		e.m.accepted.Inc()
 		return true
 	}
 	ok := true
@@ -209,9 +213,9 @@ func (e *Engine) Offer(ev *detect.Event) bool {
 		}
 	}
 	if ok {
-		e.m.events.WithLabelValues("accepted").Inc()
+		e.m.accepted.Inc()
 	} else {
-		e.m.events.WithLabelValues("dropped").Inc()
+		e.m.dropped.Inc()
 	}
 	return ok
 }
