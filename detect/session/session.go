@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -123,13 +124,52 @@ func (m *Manager) Open(value string, now time.Time) (token.Claims, error) {
 }
 
 // ReadRequest is Read for the session cookie of r. A missing cookie gives
-// ErrNoCookie.
+// ErrNoCookie. When the header carries the name more than once (a stale
+// host-only cookie beside a Domain one, say), the first that reads wins and
+// otherwise the first one's error is returned.
 func (m *Manager) ReadRequest(r *detect.Request) (token.Claims, error) {
-	v := r.Cookie(m.cfg.CookieName)
-	if v == "" {
+	var first error
+	now := m.Now(r)
+	for v := range cookieValues(r.Headers.Get("cookie"), m.cfg.CookieName) {
+		c, err := m.Read(v, r.ClientIP, r.UserAgent(), now)
+		if err == nil {
+			return c, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
 		return token.Claims{}, ErrNoCookie
 	}
-	return m.Read(v, r.ClientIP, r.UserAgent(), m.Now(r))
+	return token.Claims{}, first
+}
+
+// maxCookieTries bounds how many same-named cookies are tried: a header
+// stuffed with copies must not cost more than a few failed opens.
+const maxCookieTries = 4
+
+// cookieValues yields the non-empty values of cookie name in a Cookie
+// header, at most maxCookieTries of them.
+func cookieValues(header, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		n := 0
+		for header != "" && n < maxCookieTries {
+			var part string
+			part, header, _ = strings.Cut(header, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || k != name {
+				continue
+			}
+			if v = strings.Trim(v, `"`); v == "" {
+				continue
+			}
+			n++
+			if !yield(v) {
+				return
+			}
+		}
+	}
 }
 
 // ErrNoCookie says the request carried no session cookie.

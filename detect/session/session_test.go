@@ -365,3 +365,28 @@ func TestNilRegistererAndRandomKey(t *testing.T) {
 		t.Fatal("no cookie with the random key")
 	}
 }
+
+func TestSeveralCookiesOfTheName(t *testing.T) {
+	m, _ := newManager(t, testConfig())
+	good := issue(t, m, token.ChallengePassed, 0, t0)
+	stale := "__bw=" + strings.Repeat("A", token.EncodedLen)
+	for _, tc := range []struct {
+		name, header string
+		ok           bool
+	}{
+		{"stale first", stale + "; " + good, true},
+		{"good first", good + "; " + stale, true},
+		{"only stale", stale + "; " + stale, false},
+		{"empty values", "__bw=; __bw=\"\"; " + good, true},
+		{"beyond the try limit", strings.Repeat(stale+"; ", maxCookieTries) + good, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request("192.0.2.10", "", t0)
+			r.Headers["cookie"] = tc.header
+			_, err := m.ReadRequest(r)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ReadRequest = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
