@@ -498,3 +498,34 @@ func TestInvalidCounterCoversTokenReasons(t *testing.T) {
 		t.Error("unknown reasons must count as error")
 	}
 }
+
+// FuzzOnRequestHeaders: whatever a client sends (cookie, user-agent, header
+// names, and whatever source.address holds) the filter neither errors nor
+// panics (a recovered panic would count filter.error), pauses only with a
+// local reply, and never lets a client-sent reserved header through.
+func FuzzOnRequestHeaders(f *testing.F) {
+	fx := newFixture(f)
+	valid := fx.cookie(f, nil)
+	f.Add(valid, testUA, clientIP+":1", "x-bot-score", "99")
+	f.Add(tamper(valid), "", "[::1]:80", "x-botwarden-skip-authz", "1")
+	f.Add("", "curl/8", "", "cookie", "__bw="+valid)
+	f.Add(fx.cookie(f, func(c *token.Claims) { c.Flags = token.Blocked }), testUA, clientIP, "x-botwarden-ja4", "t13d")
+	f.Fuzz(func(t *testing.T, cookie, ua, source, name, value string) {
+		p, h := fx.plugin(t, nil)
+		h.headers = [][2]string{{"user-agent", ua}, {"cookie", "__bw=" + cookie}, {strings.ToLower(name), value}}
+		h.props["source.address"] = []byte(source)
+		action := p.OnRequestHeaders(len(h.headers), false)
+		if n := h.counters[MetricPrefix+"filter.error"]; n != 0 {
+			t.Fatalf("internal error: %v", h.logs)
+		}
+		if (action == abi.ActionPause) != (h.local != nil) {
+			t.Fatalf("action %v with local reply %+v", action, h.local)
+		}
+		fast := h.counters[MetricPrefix+"fastpath.hit"] == 1
+		for _, kv := range h.headers {
+			if reserved(kv[0]) && !fast {
+				t.Fatalf("reserved header %q left without a fast path: %v", kv[0], h.headers)
+			}
+		}
+	})
+}
