@@ -169,12 +169,12 @@ func (e *Engine) Reload() error {
 	if err != nil {
 		return fmt.Errorf("network: embedded ranges: %w", err)
 	}
-	file, err := ranges.LoadOptional(e.cfg.RangesFile)
-	switch {
-	case errors.Is(err, ranges.ErrNoFile):
-		e.log.Warn().Str("ranges_file", e.cfg.RangesFile).Msg("ranges file not found; using the embedded snapshot (run update-ranges)")
-	case err != nil:
+	snap, missing, err := ranges.Layer(base, e.cfg.RangesFile)
+	if err != nil {
 		return fmt.Errorf("network.ranges_file: %w", err)
+	}
+	if missing {
+		e.log.Warn().Str("ranges_file", e.cfg.RangesFile).Msg("ranges file not found; using the embedded snapshot (run update-ranges)")
 	}
 	var dbs []*mmdb
 	for i, path := range e.cfg.MMDB {
@@ -187,7 +187,7 @@ func (e *Engine) Reload() error {
 		}
 		dbs = append(dbs, db)
 	}
-	t := buildTables(base.Overlay(file))
+	t := buildTables(snap)
 	e.tables.Store(t)
 	old := *e.dbs.Swap(&dbs)
 	if len(old) > 0 {

@@ -56,10 +56,7 @@ func ParseFormat(f Format, data []byte) ([]netip.Prefix, error) {
 
 func parsePrefixesJSON(data []byte) ([]netip.Prefix, error) {
 	var doc struct {
-		Prefixes *[]struct {
-			IPv4 string `json:"ipv4Prefix"`
-			IPv6 string `json:"ipv6Prefix"`
-		} `json:"prefixes"`
+		Prefixes *[]googlePrefix `json:"prefixes"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("prefixes JSON: %w", err)
@@ -67,15 +64,25 @@ func parsePrefixesJSON(data []byte) ([]netip.Prefix, error) {
 	if doc.Prefixes == nil {
 		return nil, errors.New(`prefixes JSON: no "prefixes" array`)
 	}
-	out := make([]netip.Prefix, 0, len(*doc.Prefixes))
-	for i, p := range *doc.Prefixes {
-		s := p.IPv4
-		if s == "" {
-			s = p.IPv6
+	return collect(nil, *doc.Prefixes, "prefixes JSON: prefixes", func(p googlePrefix) string {
+		if p.IPv4 != "" {
+			return p.IPv4
 		}
-		pfx, err := parseOne(s)
+		return p.IPv6
+	})
+}
+
+type googlePrefix struct {
+	IPv4 string `json:"ipv4Prefix"`
+	IPv6 string `json:"ipv6Prefix"`
+}
+
+// collect parses get(item) for every item, naming the failing one.
+func collect[T any](out []netip.Prefix, items []T, where string, get func(T) string) ([]netip.Prefix, error) {
+	for i, it := range items {
+		pfx, err := parseOne(get(it))
 		if err != nil {
-			return nil, fmt.Errorf("prefixes JSON: entry %d: %w", i, err)
+			return nil, fmt.Errorf("%s[%d]: %w", where, i, err)
 		}
 		out = append(out, pfx)
 	}
@@ -84,12 +91,8 @@ func parsePrefixesJSON(data []byte) ([]netip.Prefix, error) {
 
 func parseAWSJSON(data []byte) ([]netip.Prefix, error) {
 	var doc struct {
-		Prefixes *[]struct {
-			IP string `json:"ip_prefix"`
-		} `json:"prefixes"`
-		IPv6 []struct {
-			IP string `json:"ipv6_prefix"`
-		} `json:"ipv6_prefixes"`
+		Prefixes *[]awsPrefix `json:"prefixes"`
+		IPv6     []awsPrefix6 `json:"ipv6_prefixes"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("AWS JSON: %w", err)
@@ -97,31 +100,27 @@ func parseAWSJSON(data []byte) ([]netip.Prefix, error) {
 	if doc.Prefixes == nil {
 		return nil, errors.New(`AWS JSON: no "prefixes" array`)
 	}
-	out := make([]netip.Prefix, 0, len(*doc.Prefixes)+len(doc.IPv6))
-	for i, p := range *doc.Prefixes {
-		pfx, err := parseOne(p.IP)
-		if err != nil {
-			return nil, fmt.Errorf("AWS JSON: prefixes[%d]: %w", i, err)
-		}
-		out = append(out, pfx)
+	out, err := collect(nil, *doc.Prefixes, "AWS JSON: prefixes", func(p awsPrefix) string { return p.IP })
+	if err != nil {
+		return nil, err
 	}
-	for i, p := range doc.IPv6 {
-		pfx, err := parseOne(p.IP)
-		if err != nil {
-			return nil, fmt.Errorf("AWS JSON: ipv6_prefixes[%d]: %w", i, err)
-		}
-		out = append(out, pfx)
-	}
-	return out, nil
+	return collect(out, doc.IPv6, "AWS JSON: ipv6_prefixes", func(p awsPrefix6) string { return p.IP })
 }
+
+type (
+	awsPrefix struct {
+		IP string `json:"ip_prefix"`
+	}
+	awsPrefix6 struct {
+		IP string `json:"ipv6_prefix"`
+	}
+)
 
 func parseRIPEstat(data []byte) ([]netip.Prefix, error) {
 	var doc struct {
 		Status string `json:"status"`
 		Data   struct {
-			Prefixes *[]struct {
-				Prefix string `json:"prefix"`
-			} `json:"prefixes"`
+			Prefixes *[]ripePrefix `json:"prefixes"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
@@ -133,15 +132,11 @@ func parseRIPEstat(data []byte) ([]netip.Prefix, error) {
 	if doc.Data.Prefixes == nil {
 		return nil, errors.New(`RIPEstat JSON: no "data.prefixes" array`)
 	}
-	out := make([]netip.Prefix, 0, len(*doc.Data.Prefixes))
-	for i, p := range *doc.Data.Prefixes {
-		pfx, err := parseOne(p.Prefix)
-		if err != nil {
-			return nil, fmt.Errorf("RIPEstat JSON: prefixes[%d]: %w", i, err)
-		}
-		out = append(out, pfx)
-	}
-	return out, nil
+	return collect(nil, *doc.Data.Prefixes, "RIPEstat JSON: prefixes", func(p ripePrefix) string { return p.Prefix })
+}
+
+type ripePrefix struct {
+	Prefix string `json:"prefix"`
 }
 
 func parseText(data []byte) ([]netip.Prefix, error) {

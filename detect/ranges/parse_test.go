@@ -36,7 +36,7 @@ func TestParseFormat(t *testing.T) {
 		{"mapped prefix becomes v4", FormatText, "::ffff:1.2.3.0/120\n", prefixes("1.2.3.0/24"), ""},
 		{"no prefixes key", FormatPrefixesJSON, `{"foo":[]}`, nil, `no "prefixes" array`},
 		{"bad json", FormatPrefixesJSON, `{"prefixes":[`, nil, "prefixes JSON"},
-		{"bad prefix", FormatPrefixesJSON, `{"prefixes":[{"ipv4Prefix":"300.1.1.0/24"}]}`, nil, "entry 0"},
+		{"bad prefix", FormatPrefixesJSON, `{"prefixes":[{"ipv4Prefix":"300.1.1.0/24"}]}`, nil, "prefixes[0]"},
 		{"empty entry", FormatPrefixesJSON, `{"prefixes":[{}]}`, nil, "empty prefix"},
 		{"aws", FormatAWSJSON,
 			`{"prefixes":[{"ip_prefix":"3.5.140.0/22","region":"x"}],"ipv6_prefixes":[{"ipv6_prefix":"2600:1f00::/24"}]}`,
@@ -145,20 +145,31 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
-func TestLoadOptional(t *testing.T) {
-	if s, err := LoadOptional(""); s != nil || err != nil {
-		t.Fatalf("empty path: %v %v", s, err)
+func TestLayer(t *testing.T) {
+	base := New()
+	base.Sets["a"] = &Set{Prefixes: prefixes("66.249.64.0/27")}
+	if s, missing, err := Layer(base, ""); s != base || missing || err != nil {
+		t.Fatalf("empty path: %v %v %v", s, missing, err)
 	}
-	_, err := LoadOptional(filepath.Join(t.TempDir(), "missing.json"))
-	if err == nil || !strings.Contains(err.Error(), ErrNoFile.Error()) {
-		t.Fatalf("missing file: %v", err)
+	if s, missing, err := Layer(base, filepath.Join(t.TempDir(), "missing.json")); s != base || !missing || err != nil {
+		t.Fatalf("missing file: %v %v %v", s, missing, err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOptional(bad); err == nil {
-		t.Fatal("bad file accepted")
+	if _, _, err := Layer(base, bad); err == nil || !strings.Contains(err.Error(), "bad.json") {
+		t.Fatalf("bad file: %v", err)
+	}
+	good := filepath.Join(t.TempDir(), "good.json")
+	over := New()
+	over.Sets["b"] = &Set{Prefixes: prefixes("157.55.39.0/24")}
+	if err := over.WriteFile(good); err != nil {
+		t.Fatal(err)
+	}
+	s, missing, err := Layer(base, good)
+	if err != nil || missing || s.Len("a") != 1 || s.Len("b") != 1 {
+		t.Fatalf("good file: %v %v %v", s.Names(), missing, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -255,18 +256,20 @@ func writeAtomic(path string, data []byte) (err error) {
 	return nil
 }
 
-// ErrNoFile reports that a configured ranges file does not exist yet; engines
-// treat it as "use the embedded snapshot" rather than a start-up failure.
-var ErrNoFile = errors.New("ranges file does not exist")
-
-// LoadOptional loads path, returning (nil, nil) for an empty path and
-// ErrNoFile (wrapped) when the file is missing.
-func LoadOptional(path string) (*Snapshot, error) {
+// Layer returns base with the sets of the snapshot file at path laid over
+// it (Overlay). An empty path or a missing file yields base alone — missing
+// tells the latter apart, for a warning; a file that exists but cannot be
+// read or parsed is an error, so a broken update is noticed at start.
+func Layer(base *Snapshot, path string) (s *Snapshot, missing bool, err error) {
 	if path == "" {
-		return nil, nil
+		return base, false, nil
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", path, ErrNoFile)
+	file, err := Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return base, true, nil
 	}
-	return Load(path)
+	if err != nil {
+		return nil, false, err
+	}
+	return base.Overlay(file), false, nil
 }

@@ -45,6 +45,24 @@ func newDNS(t *testing.T) *dnstest.Server {
 	return srv
 }
 
+// assertOutcome checks a verdict after reverse DNS answered: "verified"
+// (by FCrDNS), "spoofed" (score 1) or "unverified" (no verdict).
+func assertOutcome(t *testing.T, v *detect.Verdict, want, bot string) {
+	t.Helper()
+	var ok bool
+	switch want {
+	case "verified":
+		ok = v.Verified && v.VerifiedBot == bot && slices.Contains(v.DetectionIDs, IDVerifiedFCrDNS)
+	case "spoofed":
+		ok = !v.Verified && v.Score == detect.ScoreAutomated && v.HasTag("spoofed-"+bot)
+	case "unverified":
+		ok = !v.Verified && v.Score == detect.ScoreNotComputed && v.HasTag("unverified-"+bot)
+	}
+	if !ok {
+		t.Fatalf("want %s %s, got %+v", want, bot, v)
+	}
+}
+
 func settle(t *testing.T, e *Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -124,21 +142,7 @@ func TestWireDNSOutcomes(t *testing.T) {
 	settle(t, e)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := eval(e, tt.ip, tt.ua)
-			switch tt.want {
-			case "verified":
-				if !v.Verified || v.VerifiedBot != tt.bot || !slices.Contains(v.DetectionIDs, IDVerifiedFCrDNS) {
-					t.Fatalf("%+v", v)
-				}
-			case "spoofed":
-				if v.Verified || v.Score != 1 || !v.HasTag("spoofed-"+tt.bot) {
-					t.Fatalf("%+v", v)
-				}
-			case "unverified":
-				if v.Verified || v.Score != 0 || !v.HasTag("unverified-"+tt.bot) {
-					t.Fatalf("%+v", v)
-				}
-			}
+			assertOutcome(t, eval(e, tt.ip, tt.ua), tt.want, tt.bot)
 		})
 	}
 }

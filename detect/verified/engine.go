@@ -11,7 +11,6 @@ package verified
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"math/bits"
 	"net"
@@ -269,14 +268,14 @@ func (e *Engine) Reload() error {
 	if err != nil {
 		return fmt.Errorf("verified: embedded ranges: %w", err)
 	}
-	file, err := ranges.LoadOptional(e.cfg.RangesFile)
-	switch {
-	case errors.Is(err, ranges.ErrNoFile):
-		e.log.Warn().Str("ranges_file", e.cfg.RangesFile).Msg("ranges file not found; using the embedded snapshot (run update-ranges)")
-	case err != nil:
+	snap, missing, err := ranges.Layer(base, e.cfg.RangesFile)
+	if err != nil {
 		return fmt.Errorf("verified.ranges_file: %w", err)
 	}
-	rt, err := buildTable(e.bots, base.Overlay(file))
+	if missing {
+		e.log.Warn().Str("ranges_file", e.cfg.RangesFile).Msg("ranges file not found; using the embedded snapshot (run update-ranges)")
+	}
+	rt, err := buildTable(e.bots, snap)
 	if err != nil {
 		return fmt.Errorf("verified: %w", err)
 	}

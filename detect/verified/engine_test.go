@@ -239,21 +239,7 @@ func TestFCrDNSOutcomes(t *testing.T) {
 			if err := e.Settle(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			v := eval(e, outside, tt.ua)
-			switch tt.verdict {
-			case "verified":
-				if !v.Verified || v.VerifiedBot != tt.bot || !slices.Contains(v.DetectionIDs, IDVerifiedFCrDNS) {
-					t.Fatalf("%+v", v)
-				}
-			case "spoofed":
-				if v.Verified || v.Score != 1 || !v.HasTag("spoofed-"+tt.bot) {
-					t.Fatalf("%+v", v)
-				}
-			case "unverified":
-				if v.Verified || v.Score != 0 || !v.HasTag("unverified-"+tt.bot) {
-					t.Fatalf("%+v", v)
-				}
-			}
+			assertOutcome(t, eval(e, outside, tt.ua), tt.verdict, tt.bot)
 		})
 	}
 }

@@ -17,14 +17,8 @@ func naiveScan(x *tokenIndex, ua string) match {
 		for _, cands := range x.byLast {
 			for _, p := range cands {
 				k := len(p.words)
-				if i+1 < k || !equalWords(words[i+1-k:i+1], p.words) {
-					continue
-				}
-				if p.bot >= 0 {
-					m.bots |= 1 << uint(p.bot)
-				}
-				if p.ai >= 0 && m.ai < 0 {
-					m.ai = p.ai
+				if i+1 >= k && equalWords(words[i+1-k:i+1], p.words) {
+					m.add(p)
 				}
 			}
 		}

@@ -62,6 +62,16 @@ type match struct {
 	ai   int    // first AI catalogue entry found, -1 for none
 }
 
+// add records that phrase p was found.
+func (m *match) add(p *phrase) {
+	if p.bot >= 0 {
+		m.bots |= 1 << uint(p.bot)
+	}
+	if p.ai >= 0 && m.ai < 0 {
+		m.ai = p.ai
+	}
+}
+
 func newTokenIndex() *tokenIndex {
 	return &tokenIndex{byLast: map[string][]*phrase{}, minLen: maxWordLen}
 }
@@ -183,14 +193,8 @@ func (x *tokenIndex) scan(ua string) match {
 			buf[j] = wordByte[ua[start+j]]
 		}
 		for _, p := range x.byLast[string(buf[:l])] {
-			if !x.precededBy(ua, p.words, ring[:], n) {
-				continue
-			}
-			if p.bot >= 0 {
-				m.bots |= 1 << uint(p.bot)
-			}
-			if p.ai >= 0 && m.ai < 0 {
-				m.ai = p.ai
+			if x.precededBy(ua, p.words, ring[:], n) {
+				m.add(p)
 			}
 		}
 	}
