@@ -14,7 +14,18 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/botwarden/botwarden/accesslog"
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/detect/behavior"
+	"github.com/botwarden/botwarden/detect/challenge"
+	"github.com/botwarden/botwarden/detect/heuristics"
+	"github.com/botwarden/botwarden/detect/ml"
+	"github.com/botwarden/botwarden/detect/network"
+	"github.com/botwarden/botwarden/detect/policy"
+	"github.com/botwarden/botwarden/detect/reputation"
+	"github.com/botwarden/botwarden/detect/session"
+	"github.com/botwarden/botwarden/detect/verified"
+	"github.com/botwarden/botwarden/extauthz"
 )
 
 // Config is the whole file.
@@ -22,6 +33,26 @@ type Config struct {
 	Server    Server    `yaml:"server"`
 	Log       Log       `yaml:"log"`
 	Detection Detection `yaml:"detection"`
+
+	// Package-owned sections; each type documents its fields.
+	ExtAuthz   extauthz.Config   `yaml:"extauthz"`
+	Policy     policy.Config     `yaml:"policy"`
+	Session    session.Config    `yaml:"session"`
+	Challenge  challenge.Config  `yaml:"challenge"`
+	Heuristics heuristics.Config `yaml:"heuristics"`
+	Verified   verified.Config   `yaml:"verified"`
+	Network    network.Config    `yaml:"network"`
+	ML         ml.Config         `yaml:"ml"`
+	Reputation Reputation        `yaml:"reputation"`
+	AccessLog  accesslog.Config  `yaml:"accesslog"`
+	Behavior   behavior.Config   `yaml:"behavior"`
+}
+
+// Reputation configures the verdict store the behavioural analysis writes
+// and the hot path reads.
+type Reputation struct {
+	Store  reputation.LocalConfig  `yaml:"store"`
+	Lookup reputation.EngineConfig `yaml:"lookup"`
 }
 
 // Server is where botwarden listens and how it stops.
@@ -72,6 +103,17 @@ func Default() Config {
 			FallbackAction: detect.ActionAllow,
 			Engines:        DefaultEngines(),
 		},
+		ExtAuthz:   extauthz.DefaultConfig(),
+		Policy:     policy.DefaultConfig(),
+		Session:    session.DefaultConfig(),
+		Challenge:  challenge.DefaultConfig(),
+		Heuristics: heuristics.DefaultConfig(),
+		Verified:   verified.DefaultConfig(),
+		Network:    network.DefaultConfig(),
+		ML:         ml.DefaultConfig(),
+		Reputation: Reputation{Store: reputation.DefaultLocalConfig(), Lookup: reputation.DefaultEngineConfig()},
+		AccessLog:  accesslog.DefaultConfig(),
+		Behavior:   behavior.DefaultConfig(),
 	}
 }
 
@@ -182,7 +224,7 @@ func (c *Config) Validate() error {
 }
 
 // EngineNames lists the engines a config may name, in no particular order.
-var EngineNames = []string{"session", "reputation", "heuristics", "verified", "network", "ml", "anomaly"}
+var EngineNames = []string{"session", "reputation", "heuristics", "verified", "network", "ml"}
 
 // KnownEngine reports whether name is an engine botwarden can build.
 func KnownEngine(name string) bool {

@@ -1,7 +1,161 @@
 package server
 
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/botwarden/botwarden/accesslog"
+	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/detect/behavior"
+	"github.com/botwarden/botwarden/detect/challenge"
+	"github.com/botwarden/botwarden/detect/heuristics"
+	"github.com/botwarden/botwarden/detect/ml"
+	"github.com/botwarden/botwarden/detect/network"
+	"github.com/botwarden/botwarden/detect/policy"
+	"github.com/botwarden/botwarden/detect/reputation"
+	"github.com/botwarden/botwarden/detect/session"
+	"github.com/botwarden/botwarden/detect/verified"
+	"github.com/botwarden/botwarden/extauthz"
+)
+
 // wire builds the engines, the decider and the transports from the
-// configuration and mounts them.
+// configuration and mounts them. Dependencies point one way: the analysis
+// loop (accesslog → behavior) writes the reputation store, the hot path
+// (reputation engine) reads it.
 func (s *Server) wire() error {
+	cfg := s.cfg
+	log := s.log
+
+	// The reputation store outlives every request; its cleanup goroutine
+	// stops with the server.
+	storeCtx, stopStore := context.WithCancel(context.Background())
+	store, err := reputation.NewLocal(storeCtx, cfg.Reputation.Store, log.With().Str("component", "reputation").Logger(), s.reg, nil)
+	if err != nil {
+		stopStore()
+		return fmt.Errorf("reputation store: %w", err)
+	}
+	s.closers = append(s.closers, func() error { stopStore(); return store.Close() })
+
+	sessions, err := session.New(cfg.Session, log.With().Str("component", "session").Logger(), s.reg)
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+
+	for _, name := range cfg.Detection.Engines {
+		e, err := s.engine(name, sessions, store)
+		if err != nil {
+			return fmt.Errorf("engine %s: %w", name, err)
+		}
+		if e != nil {
+			s.pipeline.Engines = append(s.pipeline.Engines, e)
+		}
+	}
+	s.pipeline.Finishers = append(s.pipeline.Finishers, sessions)
+
+	decider, err := policy.New(cfg.Policy, log.With().Str("component", "policy").Logger(), s.reg)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	s.pipeline.Decider = decider
+	s.background = append(s.background, func(ctx context.Context) {
+		if err := decider.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error().Err(err).Msg("policy watcher stopped")
+		}
+	})
+
+	chal, err := challenge.New(cfg.Challenge, sessions, challenge.Options{
+		Fallback:   extauthz.BlockResponder{},
+		ClientIP:   cfg.ExtAuthz.HTTP.ClientIP.FromHTTP,
+		Logger:     log.With().Str("component", "challenge").Logger(),
+		Registerer: s.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("challenge: %w", err)
+	}
+	s.mux.Handle(chal.Mount(), chal)
+
+	authz, err := extauthz.New(s.pipeline, extauthz.Options{
+		Config:     cfg.ExtAuthz,
+		Responder:  chal,
+		Logger:     log.With().Str("component", "extauthz").Logger(),
+		Registerer: s.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("extauthz: %w", err)
+	}
+	authz.Register(s.grpc)
+	s.mux.Handle(cfg.ExtAuthz.HTTP.Prefix+"/", authz.HTTPHandler())
+
+	return s.wireAnalysis(sessions, store)
+}
+
+// engine builds one hot-path engine by name; nil means configured off.
+func (s *Server) engine(name string, sessions *session.Manager, store reputation.Store) (detect.Engine, error) {
+	cfg := s.cfg
+	log := s.log.With().Str("engine", name).Logger()
+	switch name {
+	case "session":
+		return sessions, nil
+	case "reputation":
+		return reputation.NewEngine(cfg.Reputation.Lookup, store)
+	case "heuristics":
+		return heuristics.New(cfg.Heuristics, log, s.reg)
+	case "verified":
+		if !cfg.Verified.Enabled {
+			return nil, nil
+		}
+		e, err := verified.New(cfg.Verified, log, s.reg)
+		if err != nil {
+			return nil, err
+		}
+		e.Start()
+		s.closers = append(s.closers, e.Close)
+		return e, nil
+	case "network":
+		if !cfg.Network.Enabled {
+			return nil, nil
+		}
+		e, err := network.New(cfg.Network, log, s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, e.Close)
+		return e, nil
+	case "ml":
+		if !cfg.ML.Enabled {
+			return nil, nil
+		}
+		return ml.New(cfg.ML, log, s.reg)
+	}
+	return nil, fmt.Errorf("unknown engine")
+}
+
+// wireAnalysis mounts the ALS receiver and starts the behavioural analysis
+// that turns access-log events into reputation verdicts.
+func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store) error {
+	log := s.log.With().Str("component", "behavior").Logger()
+	analysis, err := behavior.New(s.cfg.Behavior, log, s.reg, store)
+	if err != nil {
+		return fmt.Errorf("behavior: %w", err)
+	}
+	s.background = append(s.background, func(ctx context.Context) {
+		if err := analysis.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error().Err(err).Msg("analysis stopped")
+		}
+	})
+	resolver := accesslog.CookieSessionResolver(s.cfg.Session.CookieName, func(value string, at time.Time) (string, error) {
+		c, err := sessions.Open(value, at)
+		if err != nil {
+			return "", err
+		}
+		return c.SessionID.String(), nil
+	})
+	rcv, err := accesslog.New(s.cfg.AccessLog, s.log.With().Str("component", "accesslog").Logger(), s.reg,
+		[]accesslog.Sink{analysis}, accesslog.WithSessionResolver(resolver))
+	if err != nil {
+		return fmt.Errorf("accesslog: %w", err)
+	}
+	rcv.Register(s.grpc)
 	return nil
 }
