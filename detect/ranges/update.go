@@ -80,6 +80,27 @@ type Report struct {
 	Note    string // e.g. why the previous file was not used as a baseline
 }
 
+// String renders the report as one line per set, for the command's output.
+func (r Report) String() string {
+	var b strings.Builder
+	for _, s := range r.Sets {
+		if s.Err != nil {
+			fmt.Fprintf(&b, "%-24s FAILED (kept %d): %v\n", s.Set, s.Previous, s.Err)
+			continue
+		}
+		fmt.Fprintf(&b, "%-24s %6d prefixes (was %d)\n", s.Set, s.Prefixes, s.Previous)
+	}
+	if r.Note != "" {
+		fmt.Fprintf(&b, "note: %s\n", r.Note)
+	}
+	if r.Written {
+		b.WriteString("written\n")
+	} else {
+		b.WriteString("not written: the previous file is unchanged\n")
+	}
+	return b.String()
+}
+
 // Update fetches every source, parses and validates each set, and writes one
 // snapshot to outFile atomically. Sets of the previous outFile that no source
 // feeds are carried over. On any failure (HTTP error, unparseable body, empty

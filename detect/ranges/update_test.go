@@ -106,6 +106,9 @@ func TestUpdateWritesSnapshot(t *testing.T) {
 	if got := s.Sets["pingdom"].Sources; len(got) != 2 {
 		t.Errorf("pingdom sources %v", got)
 	}
+	if out := rep.String(); !strings.Contains(out, "googlebot                     3 prefixes (was 0)") || !strings.HasSuffix(out, "written\n") {
+		t.Errorf("report:\n%s", out)
+	}
 }
 
 func TestUpdateFailuresKeepOldFile(t *testing.T) {
@@ -134,8 +137,8 @@ func TestUpdateFailuresKeepOldFile(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "kept unchanged") {
 				t.Fatalf("err = %v, want containing %q", err, tt.wantErr)
 			}
-			if rep.Written {
-				t.Fatal("report says written")
+			if rep.Written || !strings.Contains(rep.String(), "googlebot                FAILED (kept 3)") {
+				t.Fatalf("report:\n%s", rep)
 			}
 			after, _ := os.ReadFile(out)
 			if string(before) != string(after) {
