@@ -2,6 +2,10 @@
 //
 //	botwarden serve [-config FILE]        run the decision server
 //	botwarden check-config FILE           validate a configuration file
+//	botwarden replay FILE...              replay access logs through the analysis
+//	botwarden train TRAIN.jsonl           train the per-request model
+//	botwarden update-ranges               refresh the verified-bot/network ranges
+//	botwarden token keygen|inspect        session-cookie keys and inspection
 //	botwarden version                     print the version
 //
 // Every subcommand prints its own flags with -h.
@@ -36,6 +40,10 @@ func commands() []command {
 	return []command{
 		{"serve", "run the decision server (ext_authz gRPC, ALS, HTTP authz)", serve},
 		{"check-config", "validate a configuration file and its policy", checkConfig},
+		{"replay", "feed recorded access logs through the behavioural analysis", replayCmd},
+		{"train", "train the per-request ML model from labelled JSON lines", trainCmd},
+		{"update-ranges", "refresh verified-bot and network ranges from the official URLs", updateRangesCmd},
+		{"token", "generate keys, inspect a session cookie", tokenCmd},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println(version); return nil }},
 	}
 }
