@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -373,4 +374,37 @@ func FuzzNetworkLookup(f *testing.F) {
 			t.Fatalf("%v: flag %v tags %v", ip, info.Datacenter, tags)
 		}
 	})
+}
+
+// Lookups keep working while the ranges and MMDB files are reloaded (run
+// with -race): replaced databases are closed only after a delay.
+func TestConcurrentLookupReload(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MMDB = []string{writeMMDB(t, "GeoLite2-ASN", map[string]mmdbtype.Map{
+		"86.0.0.0/13": {"autonomous_system_number": mmdbtype.Uint32(5089), "autonomous_system_organization": mmdbtype.String("Virgin Media Limited")},
+	})}
+	e := newEngine(t, cfg)
+	ip := netip.MustParseAddr("86.1.2.3")
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for range 2000 {
+			if info, _, err := e.Lookup(ip); err != nil || info.ASN != 5089 {
+				errs <- fmt.Errorf("%+v %v", info, err)
+				return
+			}
+		}
+	}()
+	for range 3 {
+		if err := e.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
 }

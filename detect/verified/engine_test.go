@@ -593,3 +593,36 @@ func TestCategoryLabels(t *testing.T) {
 		}
 	}
 }
+
+// Requests keep being answered while the ranges are reloaded and DNS
+// answers arrive (run with -race).
+func TestConcurrentEvaluateReload(t *testing.T) {
+	res := newFakeResolver()
+	e := testEngine(t, DefaultConfig(), WithResolver(res))
+	e.Start()
+	g := firstAddr(t, e, "googlebot")
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				ip := netip.AddrFrom4([4]byte{81, 2, byte(w), byte(i)})
+				eval(e, ip, uaBingbot)
+				if v := eval(e, g, uaGooglebot); !v.Verified {
+					t.Error("googlebot not verified during reload")
+					return
+				}
+			}
+		}()
+	}
+	for range 5 {
+		if err := e.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if err := e.Settle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
