@@ -408,7 +408,7 @@ func (e *Engine) verify(v *detect.Verdict, i int, id int) {
 	if v.Score <= detect.ScoreAutomated {
 		v.Automated(detect.SourceVerifiedBot, id)
 	}
-	if isAICategory(b.Category) {
+	if e.cfg.AI && isAICategory(b.Category) {
 		markAI(v, b.Category)
 	}
 	e.m.verdicts.WithLabelValues("verified").Inc()
