@@ -119,10 +119,11 @@ func Default() Config {
 
 // DefaultEngines is the engine order used when the file names none: session
 // state and reputation first (they carry what earlier requests proved), then
-// the static rules, verification, network facts, and the model last because
-// it reads the network facts.
+// network facts (the heuristics and the model read ip.datacenter), the static
+// rules, bot verification (which keeps a heuristic's source when both say
+// "bot"), and the model last.
 func DefaultEngines() []string {
-	return []string{"session", "reputation", "heuristics", "verified", "network", "ml"}
+	return []string{"session", "reputation", "network", "heuristics", "verified", "ml"}
 }
 
 // Load reads the file at path (or only defaults when path is ""), applies

@@ -43,9 +43,32 @@ type Server struct {
 	grpcLis, httpLis net.Listener
 	ready            atomic.Bool
 
-	// background tasks run for the life of Serve; closers run after drain.
+	// background tasks run for the life of Serve; closers run after drain;
+	// reloaders re-read files (policy, range snapshots) on Reload.
 	background []func(ctx context.Context)
 	closers    []func() error
+	reloaders  []reloader
+}
+
+type reloader struct {
+	name   string
+	reload func() error
+}
+
+// Reload re-reads the policy file and the range snapshots (SIGHUP, or after
+// `botwarden update-ranges`). A part that fails keeps its previous state;
+// the errors are returned joined, each naming its part.
+func (s *Server) Reload() error {
+	var errs []error
+	for _, r := range s.reloaders {
+		if err := r.reload(); err != nil {
+			errs = append(errs, fmt.Errorf("reload %s: %w", r.name, err))
+			s.log.Error().Err(err).Str("part", r.name).Msg("reload failed; previous state kept")
+			continue
+		}
+		s.log.Info().Str("part", r.name).Msg("reloaded")
+	}
+	return errors.Join(errs...)
 }
 
 // New builds a server from cfg without listening. Everything that can fail

@@ -114,3 +114,19 @@ func TestShutdownTurnsNotReady(t *testing.T) {
 		t.Fatal("http still serving after shutdown")
 	}
 }
+
+func TestReloadReportsEachPart(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	if err := srv.Reload(); err != nil {
+		t.Fatalf("reload on embedded defaults: %v", err)
+	}
+	names := map[string]bool{}
+	for _, r := range srv.reloaders {
+		names[r.name] = true
+	}
+	for _, want := range []string{"policy", "verified", "network"} {
+		if !names[want] {
+			t.Errorf("no reloader for %s", want)
+		}
+	}
+}

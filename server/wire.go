@@ -58,6 +58,7 @@ func (s *Server) wire() error {
 		return fmt.Errorf("policy: %w", err)
 	}
 	s.pipeline.Decider = decider
+	s.reloaders = append(s.reloaders, reloader{"policy", decider.Reload})
 	s.background = append(s.background, func(ctx context.Context) {
 		if err := decider.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error().Err(err).Msg("policy watcher stopped")
@@ -111,6 +112,7 @@ func (s *Server) engine(name string, sessions *session.Manager, store reputation
 		}
 		e.Start()
 		s.closers = append(s.closers, e.Close)
+		s.reloaders = append(s.reloaders, reloader{"verified", e.Reload})
 		return e, nil
 	case "network":
 		if !cfg.Network.Enabled {
@@ -121,6 +123,7 @@ func (s *Server) engine(name string, sessions *session.Manager, store reputation
 			return nil, err
 		}
 		s.closers = append(s.closers, e.Close)
+		s.reloaders = append(s.reloaders, reloader{"network", e.Reload})
 		return e, nil
 	case "ml":
 		if !cfg.ML.Enabled {
