@@ -40,7 +40,7 @@ func BenchmarkOffer(b *testing.B) {
 			n++
 		}
 		// CPU time does not depend on how busy the shared machine is.
-		b.ReportMetric(float64((cpuTime() - cpu0).Nanoseconds())/float64(n), "cpu-ns/event")
+		b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/event")
 	})
 }
 
