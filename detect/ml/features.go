@@ -74,8 +74,9 @@ func newExtractor() (*extractor, error) {
 const maxFeatureUA = 1024
 
 // features fills x (len NumFeatures) for r; v supplies what earlier engines
-// found (network type).
-func (ex *extractor) features(r *detect.Request, v *detect.Verdict, x []float64) {
+// found (network type). It returns the number of features written, which a
+// test holds equal to NumFeatures.
+func (ex *extractor) features(r *detect.Request, v *detect.Verdict, x []float64) int {
 	clear(x)
 	i := 0
 	set := func(b bool) {
@@ -191,6 +192,7 @@ func (ex *extractor) features(r *detect.Request, v *detect.Verdict, x []float64)
 
 	set(v != nil && v.IP.Datacenter)
 	set(v != nil && v.IP.PrivateRelay)
+	return i
 }
 
 // versionAge buckets how far the claimed engine version is behind the
