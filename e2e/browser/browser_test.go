@@ -135,6 +135,12 @@ func humanVisit(t *testing.T, s *stack, display string) visit {
 	var v visit
 	var challengedAt time.Time
 	for i, r := range recs {
+		if !strings.HasPrefix(r.path, "/page/") {
+			if r.rule != "static_resource" || r.action.Denies() {
+				t.Errorf("request %d %s: %s by %s, want the static_resource skip", i, r.path, r.action, r.rule)
+			}
+			continue
+		}
 		switch r.action {
 		case detect.ActionManagedChallenge:
 			v.challenges++

@@ -43,10 +43,14 @@ import (
 
 // testPolicy challenges every client that has not passed a challenge (an
 // Anubis-style "challenge everyone" site), and blocks sessions whose
-// JavaScript detection failed — the rule issue 4 names.
+// JavaScript detection failed — the rule issue 4 names. Static files (the
+// browser's /favicon.ico) pass, as in the bot_fight preset.
 const testPolicy = `version: 1
 mode: mitigate
 rules:
+  - id: static_resource
+    expression: bot.static_resource
+    action: skip
   - id: js_failed
     expression: bot.js_detection.checked && !bot.js_detection.passed
     action: block
