@@ -50,6 +50,19 @@ func one(t *testing.T, byKind map[string][]Manifest, kind string) Manifest {
 	return byKind[kind][0]
 }
 
+// named returns the object of kind called name (other features add their
+// own objects of the same kind).
+func named(t *testing.T, byKind map[string][]Manifest, kind, name string) Manifest {
+	t.Helper()
+	for _, m := range byKind[kind] {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("no %s named %s", kind, name)
+	return Manifest{}
+}
+
 func TestIstioExtensionProviders(t *testing.T) {
 	mesh := one(t, istioManifests(t), "IstioOperator").Mesh
 	var authz, als bool
@@ -109,7 +122,7 @@ func TestIstioTelemetryUsesALSProvider(t *testing.T) {
 }
 
 func TestIstioEnvoyFilter(t *testing.T) {
-	ef := one(t, istioManifests(t), "EnvoyFilter").Spec.(*networkingv1alpha3.EnvoyFilter)
+	ef := named(t, istioManifests(t), "EnvoyFilter", "botwarden-ja4").Spec.(*networkingv1alpha3.EnvoyFilter)
 	var ja4, beforeAuthz bool
 	for _, p := range ef.GetConfigPatches() {
 		switch p.GetApplyTo() {

@@ -18,7 +18,7 @@ import (
 func (g *InRepo) finish(s *Stream) {
 	for _, f := range g.plan.chain {
 		switch f.kind {
-		case kindWasm:
+		case kindFilter:
 			if lf, ok := f.filter.(LogFilter); ok {
 				lf.OnLog(s)
 			}

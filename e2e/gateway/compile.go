@@ -17,6 +17,7 @@ import (
 	alsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
+	headertometadatav3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_to_metadata/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -59,7 +60,7 @@ type filterKind int
 const (
 	kindMutation filterKind = iota
 	kindHooks               // Options.Filters
-	kindWasm
+	kindFilter              // a Filter built from the config (Wasm, header_to_metadata)
 	kindAuthz
 	kindRouter
 )
@@ -69,7 +70,7 @@ type httpFilter struct {
 	kind     filterKind
 	mutation []mutation
 	authz    *authzFilter
-	filter   Filter // kindWasm
+	filter   Filter // kindFilter
 }
 
 // mutation is one compiled header_mutation request mutation.
@@ -273,8 +274,13 @@ func (p *plan) compileFilter(hf *hcmv3.HttpFilter, opts Options) (*httpFilter, e
 			return nil, err
 		}
 		f.authz = az
+	case *headertometadatav3.Config:
+		f.kind = kindFilter
+		if f.filter, err = HeaderToMetadata(c); err != nil {
+			return nil, err
+		}
 	case *wasmv3.Wasm:
-		f.kind = kindWasm
+		f.kind = kindFilter
 		if opts.Wasm == nil {
 			return nil, errors.New("the config has a Wasm filter: Options.Wasm must provide its host")
 		}

@@ -94,3 +94,22 @@ func TestPreAuthzFilter(t *testing.T) {
 		t.Errorf("encoder saw %v, log saw %v", f.responses, f.logged)
 	}
 }
+
+// TestFilterEnabledMetadata: header_to_metadata turns a marker into dynamic
+// metadata and ext_authz's filter_enabled_metadata skips the check for it
+// (the mechanism envoy-wasm.yaml uses for the cookie fast path).
+func TestFilterEnabledMetadata(t *testing.T) {
+	r := newRig(t, Options{Config: "testdata/metadata-skip.yaml"}, nil)
+	resp, body := r.do(t, "GET", "/fast", "X-E2e-Vouched", "1")
+	if resp.StatusCode != 200 || origin(t, body).has("x-e2e-vouched") {
+		t.Fatalf("%d %s: want 200 with the marker removed", resp.StatusCode, body)
+	}
+	if n := len(r.authz.requests()); n != 0 {
+		t.Fatalf("%d checks with skip=1 in metadata", n)
+	}
+	r.do(t, "GET", "/slow", "X-E2e-Vouched", "0")
+	r.do(t, "GET", "/slow")
+	if n := len(r.authz.requests()); n != 2 {
+		t.Fatalf("%d checks, want 2 (metadata other than 1, and none)", n)
+	}
+}

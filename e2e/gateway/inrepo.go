@@ -215,7 +215,7 @@ func (g *InRepo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			s.route = nil // a header change re-picks the route (as Wasm clears the route cache)
-		case kindWasm:
+		case kindFilter:
 			reply = f.filter.DecodeHeaders(s)
 			s.route = nil
 		case kindAuthz:
@@ -379,7 +379,7 @@ func (g *InRepo) encode(s *Stream, resp *HeaderMap, upTo int) {
 			if s.authzOK != nil {
 				s.authzOK.encode(resp)
 			}
-		case kindWasm:
+		case kindFilter:
 			if rf, ok := f.filter.(ResponseFilter); ok {
 				rf.EncodeHeaders(s, resp)
 			}
