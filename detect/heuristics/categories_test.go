@@ -1,7 +1,6 @@
-package heuristics
+package heuristics_test
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"os"
@@ -9,44 +8,33 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/botwarden/botwarden/detect/heuristics"
+	"github.com/botwarden/botwarden/detect/ml/corpus"
 )
 
 var update = flag.Bool("update", false, "rewrite data/categories.tsv from ../shared/data")
 
-// sharedData returns ../shared/data as seen from this package, or skips.
-func sharedData(t testing.TB) string {
+// corpora loads ../shared/data through the corpus package, or skips.
+func corpora(t testing.TB) *corpus.Corpora {
 	t.Helper()
 	dir := filepath.Join("..", "..", "..", "shared", "data")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared data not found at %s (tests read it from ../shared beside the repository): %v", dir, err)
 	}
-	return dir
-}
-
-func fileLines(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
+	c, err := corpus.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
+	return c
 }
 
 // fixtureCategory maps Crawler-Detect's fixture folder names to ours.
-func fixtureCategory(name string) Category {
+func fixtureCategory(name string) heuristics.Category {
 	if name == "security" {
-		return CategorySecurityScanner
+		return heuristics.CategorySecurityScanner
 	}
-	return Category(name)
+	return heuristics.Category(name)
 }
 
 // keywords is the second tier for patterns no fixture matched: words in the
@@ -54,20 +42,20 @@ func fixtureCategory(name string) Category {
 // words (bot, crawl, spider) deliberately name nothing.
 var keywords = []struct {
 	words []string
-	cat   Category
+	cat   heuristics.Category
 }{
-	{[]string{"headless", "phantomjs", "puppeteer", "playwright", "selenium", "webdriver", "slimerjs"}, CategoryHeadless},
-	{[]string{"scan", "vuln", "security", "pentest", "exploit"}, CategorySecurityScanner},
-	{[]string{"monitor", "uptime", "pingdom", "statuscake", "health", "status"}, CategoryMonitoring},
-	{[]string{"rss", "feed", "podcast", "atom"}, CategoryFeed},
-	{[]string{"archive", "wayback", "heritrix"}, CategoryArchiver},
-	{[]string{"seo", "backlink", "serp", "rank"}, CategorySEO},
-	{[]string{"preview", "facebook", "twitter", "slack", "whatsapp", "telegram", "discord", "linkedin", "pinterest", "skype"}, CategorySocial},
-	{[]string{"scrap", "extract", "harvest", "grab"}, CategoryScraper},
-	{[]string{"curl", "wget", "python", "java", "perl", "ruby", "php", "golang", "go-http", "http", "client", "lib", "request", "fetch", "node", "axios"}, CategoryHTTPLibrary},
+	{[]string{"headless", "phantomjs", "puppeteer", "playwright", "selenium", "webdriver", "slimerjs"}, heuristics.CategoryHeadless},
+	{[]string{"scan", "vuln", "security", "pentest", "exploit"}, heuristics.CategorySecurityScanner},
+	{[]string{"monitor", "uptime", "pingdom", "statuscake", "health", "status"}, heuristics.CategoryMonitoring},
+	{[]string{"rss", "feed", "podcast", "atom"}, heuristics.CategoryFeed},
+	{[]string{"archive", "wayback", "heritrix"}, heuristics.CategoryArchiver},
+	{[]string{"seo", "backlink", "serp", "rank"}, heuristics.CategorySEO},
+	{[]string{"preview", "facebook", "twitter", "slack", "whatsapp", "telegram", "discord", "linkedin", "pinterest", "skype"}, heuristics.CategorySocial},
+	{[]string{"scrap", "extract", "harvest", "grab"}, heuristics.CategoryScraper},
+	{[]string{"curl", "wget", "python", "java", "perl", "ruby", "php", "golang", "go-http", "http", "client", "lib", "request", "fetch", "node", "axios"}, heuristics.CategoryHTTPLibrary},
 }
 
-func keywordCategory(pattern string) (Category, string) {
+func keywordCategory(pattern string) (heuristics.Category, string) {
 	p := strings.ToLower(pattern)
 	// A URL inside a pattern says nothing about the tool.
 	p = strings.NewReplacer(`https:\/\/`, "", `http:\/\/`, "", "https://", "", "http://", "").Replace(p)
@@ -94,56 +82,48 @@ const majorityShare = 0.6
 // With -update it rewrites data/categories.tsv; without, it checks that the
 // embedded file is what the fixtures give.
 func TestCategories(t *testing.T) {
-	dir := sharedData(t)
+	c := corpora(t)
 	// Build the database without categories, so defaults are visible.
-	db, err := LoadUADB(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	catDir := filepath.Join(dir, "ua", "crawler-detect", "categories")
-	entries, err := os.ReadDir(catDir)
+	db, err := heuristics.LoadUADB(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	type key struct {
-		src     PatternSource
+		src     heuristics.PatternSource
 		pattern string
 	}
-	votes := map[key]map[Category]int{}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".txt") {
-			continue
+	votes := map[key]map[heuristics.Category]int{}
+	for _, name := range c.CategoryNames() {
+		cat := fixtureCategory(name)
+		if !cat.Valid() {
+			t.Fatalf("fixture %s: no such category", name)
 		}
-		cat := fixtureCategory(strings.TrimSuffix(e.Name(), ".txt"))
-		if !cat.valid() {
-			t.Fatalf("fixture %s: no such category", e.Name())
-		}
-		for _, ua := range fileLines(t, filepath.Join(catDir, e.Name())) {
-			db.each(ua, func(meta patternMeta, pattern string) {
-				k := key{meta.source, pattern}
+		for _, ua := range c.CDCategory[name] {
+			heuristics.EachMatch(db, ua, func(m heuristics.PatternMatch) {
+				k := key{m.Source, m.Pattern}
 				if votes[k] == nil {
-					votes[k] = map[Category]int{}
+					votes[k] = map[heuristics.Category]int{}
 				}
 				votes[k][cat]++
 			})
 		}
 	}
-	defaults := db.defaultCategories()
 	var lines []string
-	for _, d := range defaults {
-		k := key{d.source, d.pattern}
-		cat, evidence := d.category, "no fixture matched: source default"
-		if cat == CategoryUnclassified {
-			if c, kw := keywordCategory(d.pattern); c != "" {
+	for _, d := range heuristics.DefaultCategories(db) {
+		source, pattern, cat := d.Fields()
+		k := key{source, pattern}
+		evidence := "no fixture matched: source default"
+		if cat == heuristics.CategoryUnclassified {
+			if c, kw := keywordCategory(pattern); c != "" {
 				cat, evidence = c, "no fixture matched: keyword "+kw
 			}
 		}
 		if v := votes[k]; len(v) > 0 {
-			total, top, topCat := 0, 0, Category("")
+			total, top, topCat := 0, 0, heuristics.Category("")
 			var parts []string
 			for c, n := range v {
 				total += n
-				if n > top || n == top && c.rank() < topCat.rank() {
+				if n > top || n == top && c.Rank() < topCat.Rank() {
 					top, topCat = n, c
 				}
 				parts = append(parts, fmt.Sprintf("%s:%d", c, n))
@@ -153,10 +133,10 @@ func TestCategories(t *testing.T) {
 			if float64(top) >= majorityShare*float64(total) {
 				cat = topCat
 			} else {
-				cat = CategoryUnclassified
+				cat = heuristics.CategoryUnclassified
 			}
 		}
-		lines = append(lines, fmt.Sprintf("%s\t%s\t%s\t%s", cat, d.source, d.pattern, evidence))
+		lines = append(lines, fmt.Sprintf("%s\t%s\t%s\t%s", cat, source, pattern, evidence))
 	}
 	out := "# category\tsource\tpattern\tevidence (generated by TestCategories -update; see README.md)\n" + strings.Join(lines, "\n") + "\n"
 	path := filepath.Join("data", "categories.tsv")

@@ -154,7 +154,12 @@ func (s *Set) candidates(input string, sc *scratch, dst []int) []int {
 	if !any {
 		return dst
 	}
-	for w, word := range sc.seen {
+	return appendBits(dst, sc.seen)
+}
+
+// appendBits appends the indexes of the set bits of words, ascending.
+func appendBits(dst []int, words []uint64) []int {
+	for w, word := range words {
 		for word != 0 {
 			b := bits.TrailingZeros64(word)
 			word &^= 1 << b
@@ -323,14 +328,7 @@ func (s *Set) MatchAll(input string, dst []int) []int {
 			}
 		}
 	}
-	for w, word := range sc.hit {
-		for word != 0 {
-			b := bits.TrailingZeros64(word)
-			word &^= 1 << b
-			dst = append(dst, w*64+b)
-		}
-	}
-	return dst
+	return appendBits(dst, sc.hit)
 }
 
 // Match reports whether any pattern matches input.
