@@ -9,6 +9,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect/token"
 	"github.com/botwarden/botwarden/wasmfilter/emulator"
+	"github.com/botwarden/botwarden/wasmfilter/internal/cookietest"
 )
 
 // BenchmarkModule is the per-request cost of the compiled filter in wazero
@@ -42,7 +43,7 @@ func BenchmarkModule(b *testing.B) {
 		{"noop", noopVM, headers(valid)},
 		{"filter/no-cookie", filterVM(b), headers("")},
 		{"filter/fast-path", filterVM(b), headers(valid)},
-		{"filter/tampered", filterVM(b), headers(tamper(valid))},
+		{"filter/tampered", filterVM(b), headers(cookietest.Tamper(valid))},
 		{"filter/blocked", filterVM(b), headers(f.cookie(b, func(c *token.Claims) { c.Flags = token.Blocked }))},
 	}
 	for _, c := range cases {

@@ -22,7 +22,7 @@ func TestParseConfigDefaults(t *testing.T) {
 
 func TestParseConfigErrorsNameTheField(t *testing.T) {
 	f := newFixture(t)
-	key := []map[string]any{{"id": 7, "secret": f.key.String()}}
+	key := []map[string]any{{"id": 7, "secret": f.Key.String()}}
 	for _, tc := range []struct {
 		name   string
 		json   string

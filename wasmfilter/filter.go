@@ -181,7 +181,7 @@ func (p *Plugin) handle() (abi.Action, error) {
 		// Envoy sends the local reply when this callback returns.
 		return abi.ActionPause, nil
 	}
-	if age := now.Unix() - claims.IssuedAt; age > int64(p.cfg.Revalidate.Seconds()) {
+	if age := now.Unix() - claims.IssuedAt; age >= int64(p.cfg.Revalidate.Seconds()) {
 		p.stats.inc(p.host, cStale)
 		return abi.ActionContinue, nil
 	}
@@ -214,10 +214,10 @@ func (p *Plugin) handle() (abi.Action, error) {
 	return abi.ActionContinue, nil
 }
 
-var replyHeaders = [][2]string{
-	{"content-type", "text/plain; charset=utf-8"},
-	{"cache-control", "no-store"},
-}
+// replyHeaders go with local replies. No content-type: Envoy's local reply
+// already sets text/plain for a body, and adds (does not replace) the
+// plugin's headers.
+var replyHeaders = [][2]string{{"cache-control", "no-store"}}
 
 // requestTime is the request.time attribute (when Envoy received the
 // request; a timestamp serialised as int64 nanoseconds, little-endian). The

@@ -1,10 +1,8 @@
 package wasmfilter
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect/token"
 	"github.com/botwarden/botwarden/wasmfilter/abi"
+	"github.com/botwarden/botwarden/wasmfilter/internal/cookietest"
 )
 
 const (
@@ -19,59 +18,23 @@ const (
 	clientIP = "203.0.113.7"
 )
 
-// fixture holds one key ring and a fixed request time.
+// fixture is a key ring and a fixed request time.
 type fixture struct {
-	key  token.Key
-	ring *token.Ring
-	now  time.Time
+	cookietest.Fixture
+	now time.Time
 }
 
 func newFixture(t testing.TB) fixture {
-	t.Helper()
-	k := token.NewKey(7)
-	ring, err := token.NewRing([]token.Key{k}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fixture{key: k, ring: ring, now: time.Unix(1_800_000_000, 0)}
+	return fixture{Fixture: cookietest.New(t, 7), now: time.Unix(1_800_000_000, 0)}
 }
 
 // config returns plugin JSON with the fixture's key and the given fields.
-func (f fixture) config(t testing.TB, fields map[string]any) []byte {
-	t.Helper()
-	m := map[string]any{
-		"keys":       []map[string]any{{"id": f.key.ID, "secret": f.key.String()}},
-		"active_key": f.key.ID,
-	}
-	for k, v := range fields {
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func (f fixture) config(t testing.TB, fields map[string]any) []byte { return f.Config(t, fields) }
 
 // cookie seals claims issued 10 s before f.now, valid for an hour, score
 // 80, bound to clientIP and testUA, then applies mut.
 func (f fixture) cookie(t testing.TB, mut func(*token.Claims)) string {
-	t.Helper()
-	c := token.Claims{
-		IssuedAt:  f.now.Add(-10 * time.Second).Unix(),
-		Expiry:    f.now.Add(time.Hour).Unix(),
-		SessionID: token.NewSessionID(),
-		Score:     80,
-	}
-	c.Bind(netip.MustParseAddr(clientIP), testUA, 24, 64)
-	if mut != nil {
-		mut(&c)
-	}
-	s, err := f.ring.Seal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return f.Cookie(t, f.now.Add(-10*time.Second), clientIP, testUA, 80, mut)
 }
 
 // plugin returns a configured plugin on a fresh fake host whose
@@ -101,14 +64,9 @@ func TestRequestOutcomes(t *testing.T) {
 	f := newFixture(t)
 	other := newFixture(t) // a ring with another key of the same id
 	otherID := func() string {
-		k := token.NewKey(8)
-		r, err := token.NewRing([]token.Key{k}, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fixture{key: k, ring: r, now: f.now}.cookie(t, nil)
+		return fixture{Fixture: cookietest.New(t, 8), now: f.now}.cookie(t, nil)
 	}()
-	tampered := tamper(f.cookie(t, nil))
+	tampered := cookietest.Tamper(f.cookie(t, nil))
 
 	tests := []struct {
 		name    string
@@ -203,19 +161,6 @@ func TestRequestOutcomes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// tamper changes one character in the middle of a token to another valid
-// base64url character, so the token still decodes but fails to open.
-func tamper(tok string) string {
-	b := []byte(tok)
-	i := len(b) / 2
-	if b[i] == 'A' {
-		b[i] = 'B'
-	} else {
-		b[i] = 'A'
-	}
-	return string(b)
-}
 
 func TestJSDetectionHeader(t *testing.T) {
 	f := newFixture(t)
@@ -507,7 +452,7 @@ func FuzzOnRequestHeaders(f *testing.F) {
 	fx := newFixture(f)
 	valid := fx.cookie(f, nil)
 	f.Add(valid, testUA, clientIP+":1", "x-bot-score", "99")
-	f.Add(tamper(valid), "", "[::1]:80", "x-botwarden-skip-authz", "1")
+	f.Add(cookietest.Tamper(valid), "", "[::1]:80", "x-botwarden-skip-authz", "1")
 	f.Add("", "curl/8", "", "cookie", "__bw="+valid)
 	f.Add(fx.cookie(f, func(c *token.Claims) { c.Flags = token.Blocked }), testUA, clientIP, "x-botwarden-ja4", "t13d")
 	f.Fuzz(func(t *testing.T, cookie, ua, source, name, value string) {

@@ -7,9 +7,10 @@ package wasmfilter_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/botwarden/botwarden/detect/token"
 	"github.com/botwarden/botwarden/wasmfilter"
 	"github.com/botwarden/botwarden/wasmfilter/emulator"
+	"github.com/botwarden/botwarden/wasmfilter/internal/cookietest"
 	"github.com/botwarden/botwarden/wasmfilter/wasmbin"
 )
 
@@ -41,6 +43,9 @@ var built struct {
 }
 
 func TestMain(m *testing.M) {
+	// proxytest prints every proxy_log call with the standard logger; the
+	// tests read the module's logs from the host instead.
+	log.SetOutput(io.Discard)
 	code := m.Run()
 	if built.vm != nil {
 		built.vm.Close()
@@ -221,63 +226,21 @@ func TestModuleImportsWhatEnvoyProvides(t *testing.T) {
 	}
 }
 
-// fixture mints cookies for the module tests.
-type fixture struct {
-	key  token.Key
-	ring *token.Ring
-}
+// fixture mints cookies for the module tests: score 91, issued 5 s ago,
+// bound to client and ua.
+type fixture struct{ cookietest.Fixture }
 
 const (
 	ua     = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
 	client = "192.0.2.44:50312"
 )
 
-func newFixture(tb testing.TB) fixture {
-	k := token.NewKey(3)
-	ring, err := token.NewRing([]token.Key{k}, 3)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return fixture{key: k, ring: ring}
-}
+func newFixture(tb testing.TB) fixture { return fixture{cookietest.New(tb, 3)} }
 
-func (f fixture) config(tb testing.TB, extra map[string]any) []byte {
-	m := map[string]any{"keys": []map[string]any{{"id": 3, "secret": f.key.String()}}, "active_key": 3}
-	for k, v := range extra {
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
+func (f fixture) config(tb testing.TB, extra map[string]any) []byte { return f.Config(tb, extra) }
 
 func (f fixture) cookie(tb testing.TB, mut func(*token.Claims)) string {
-	now := time.Now()
-	c := token.Claims{IssuedAt: now.Add(-5 * time.Second).Unix(), Expiry: now.Add(time.Hour).Unix(), SessionID: token.NewSessionID(), Score: 91}
-	c.Bind(netip.MustParseAddrPort(client).Addr(), ua, 24, 64)
-	if mut != nil {
-		mut(&c)
-	}
-	s, err := f.ring.Seal(c)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
-}
-
-// tamper changes one character in the middle of a token to another valid
-// base64url character, so the token still decodes but fails to open.
-func tamper(tok string) string {
-	b := []byte(tok)
-	i := len(b) / 2
-	if b[i] == 'A' {
-		b[i] = 'B'
-	} else {
-		b[i] = 'A'
-	}
-	return string(b)
+	return f.Cookie(tb, time.Now().Add(-5*time.Second), netip.MustParseAddrPort(client).Addr().String(), ua, 91, mut)
 }
 
 func headers(cookie string, extra ...[2]string) [][2]string {
@@ -316,7 +279,7 @@ func TestModuleRequests(t *testing.T) {
 		t.Errorf("no configuration log line: %v", logs)
 	}
 	valid := f.cookie(t, nil)
-	tampered := tamper(valid)
+	tampered := cookietest.Tamper(valid)
 	expiredAt := time.Now().Add(-time.Minute).Unix()
 
 	for _, tc := range []struct {

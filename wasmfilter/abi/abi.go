@@ -223,33 +223,32 @@ func DecodeMap(b []byte) ([][2]string, error) {
 	pairs := make([][2]string, n)
 	data := 4 + 8*int(n)
 	for i := range pairs {
-		kl := int(binary.LittleEndian.Uint32(b[4+8*i:]))
-		vl := int(binary.LittleEndian.Uint32(b[8+8*i:]))
-		// Compare as remaining-length checks so huge lengths cannot overflow.
-		if kl < 0 || kl >= len(b)-data {
-			return nil, fmt.Errorf("%w: key %d overruns", ErrBadMap, i)
+		var err error
+		for j, what := range [2]string{"key", "value"} {
+			l := int(binary.LittleEndian.Uint32(b[4+8*i+4*j:]))
+			if pairs[i][j], data, err = field(b, data, l); err != nil {
+				return nil, fmt.Errorf("%w: %s %d %s", ErrBadMap, what, i, err)
+			}
 		}
-		k := string(b[data : data+kl])
-		data += kl
-		if b[data] != 0 {
-			return nil, fmt.Errorf("%w: key %d not NUL-terminated", ErrBadMap, i)
-		}
-		data++
-		if vl < 0 || vl >= len(b)-data {
-			return nil, fmt.Errorf("%w: value %d overruns", ErrBadMap, i)
-		}
-		v := string(b[data : data+vl])
-		data += vl
-		if b[data] != 0 {
-			return nil, fmt.Errorf("%w: value %d not NUL-terminated", ErrBadMap, i)
-		}
-		data++
-		pairs[i] = [2]string{k, v}
 	}
 	if data != len(b) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadMap, len(b)-data)
 	}
 	return pairs, nil
+}
+
+// field reads l bytes at off followed by a NUL and returns them and the
+// offset after the NUL. Lengths are compared with what remains, so a huge
+// length cannot overflow.
+func field(b []byte, off, l int) (string, int, error) {
+	if l < 0 || l >= len(b)-off {
+		return "", off, errors.New("overruns")
+	}
+	v := string(b[off : off+l])
+	if b[off+l] != 0 {
+		return "", off, errors.New("not NUL-terminated")
+	}
+	return v, off + l + 1, nil
 }
 
 // PropertyPath joins the tokens of an attribute path with NUL bytes, the
