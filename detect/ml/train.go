@@ -17,6 +17,11 @@ type TrainOptions struct {
 	L2 float64
 	// Version is recorded in the model.
 	Version string
+	// MaxHumanFP is the share of training humans allowed below 30 after
+	// calibration (default 0.001): the bias is lowered until no more than
+	// this share of them scores below 30. False positives cost more than
+	// missed bots, which the behavioural engine can still catch.
+	MaxHumanFP float64
 }
 
 func (o *TrainOptions) defaults() {
@@ -31,6 +36,9 @@ func (o *TrainOptions) defaults() {
 	}
 	if o.Version == "" {
 		o.Version = "custom"
+	}
+	if o.MaxHumanFP <= 0 {
+		o.MaxHumanFP = 0.001
 	}
 }
 
@@ -110,10 +118,35 @@ func TrainExamples(examples []Example, opts TrainOptions) (*Model, error) {
 		}
 	}
 	model := &Model{Version: opts.Version, Features: FeatureNames(), Weights: w[:NumFeatures], Bias: w[NumFeatures]}
+	model.Bias += calibrationShift(model, X, y, opts.MaxHumanFP)
 	if err := model.Validate(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	return model, nil
+}
+
+// calibrationShift returns the (non-positive) bias change that leaves at
+// most maxFP of the training humans with a score below 30.
+func calibrationShift(m *Model, X [][]float64, y []float64, maxFP float64) float64 {
+	// Score(p) < 30 exactly when p > 1 - 27.5/97.
+	pThr := 1 - 27.5/97
+	limit := math.Log(pThr / (1 - pThr))
+	var z []float64
+	for i, x := range X {
+		if y[i] == 0 {
+			v := m.Bias
+			for j, w := range m.Weights {
+				v += w * x[j]
+			}
+			z = append(z, v)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(z)))
+	k := int(maxFP * float64(len(z)))
+	if k >= len(z) || z[k] <= limit {
+		return 0
+	}
+	return limit - z[k] - 1e-6
 }
 
 // Metrics are a model's figures on a labelled set.
