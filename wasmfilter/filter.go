@@ -121,7 +121,9 @@ func (p *Plugin) handle() (abi.Action, error) {
 	if err != nil {
 		return abi.ActionContinue, fmt.Errorf("reading request headers: %w", err)
 	}
-	var cookie, ua string
+	var ua string
+	var cookieBuf [maxCookieTries]string
+	cookies := cookieBuf[:0]
 	uaSeen, spoofed := false, false
 	for _, kv := range pairs {
 		name := kv[0]
@@ -141,32 +143,21 @@ func (p *Plugin) handle() (abi.Action, error) {
 			}
 		case "cookie":
 			// HTTP/2 clients may split cookies over several headers.
-			if cookie == "" {
-				cookie = cookieValue(kv[1], p.cfg.CookieName)
-			}
+			cookies = cookieValues(kv[1], p.cfg.CookieName, cookies)
 		}
 	}
 	if spoofed {
 		p.stats.inc(p.host, cSpoofed)
 	}
-	if cookie == "" {
+	if len(cookies) == 0 {
 		p.stats.inc(p.host, cAbsent)
 		return abi.ActionContinue, nil
 	}
 
 	now := p.requestTime()
-	claims, err := p.ring.Open(cookie, now)
+	claims, reason, err := p.open(cookies, ua, now)
 	if err != nil {
-		p.invalid(token.Reason(err), err)
-		return abi.ActionContinue, nil
-	}
-	ip, err := p.clientIP()
-	if err != nil {
-		p.invalid("no_client_ip", err)
-		return abi.ActionContinue, nil
-	}
-	if err := claims.Bound(ip, ua, p.cfg.IPv4Prefix, p.cfg.IPv6Prefix); err != nil {
-		p.invalid(token.Reason(err), err)
+		p.invalid(reason, err)
 		return abi.ActionContinue, nil
 	}
 	p.stats.inc(p.host, cValid)
@@ -212,6 +203,42 @@ func (p *Plugin) handle() (abi.Action, error) {
 	}
 	p.stats.inc(p.host, cFastPath)
 	return abi.ActionContinue, nil
+}
+
+// open returns the claims of the first cookie that opens and is bound to
+// this client, as the server's session.Manager.ReadRequest does (a stale
+// host-only cookie may sit beside a Domain one); otherwise the first
+// cookie's error and its reason label.
+func (p *Plugin) open(cookies []string, ua string, now time.Time) (token.Claims, string, error) {
+	var (
+		firstErr    error
+		firstReason string
+		ip          netip.Addr
+		ipErr       error
+		ipRead      bool
+	)
+	for _, v := range cookies {
+		c, err := p.ring.Open(v, now)
+		reason := token.Reason(err)
+		if err == nil {
+			if !ipRead {
+				ip, ipErr = p.clientIP()
+				ipRead = true
+			}
+			if err = ipErr; err != nil {
+				reason = "no_client_ip"
+			} else if err = c.Bound(ip, ua, p.cfg.IPv4Prefix, p.cfg.IPv6Prefix); err != nil {
+				reason = token.Reason(err)
+			}
+		}
+		if err == nil {
+			return c, "", nil
+		}
+		if firstErr == nil {
+			firstErr, firstReason = err, reason
+		}
+	}
+	return token.Claims{}, firstReason, firstErr
 }
 
 // replyHeaders go with local replies. No content-type: Envoy's local reply
@@ -276,19 +303,27 @@ func (p *Plugin) logf(level abi.LogLevel, format string, args ...any) {
 	p.host.Log(level, fmt.Sprintf(format, args...))
 }
 
-// cookieValue returns the value of cookie name in one Cookie header, or "".
-// It splits like the server's detect.Request.Cookie (first match wins,
-// surrounding quotes dropped) so both read the same cookie.
-func cookieValue(header, name string) string {
-	for header != "" {
+// maxCookieTries bounds the same-named cookies tried per request, as the
+// server does: a header stuffed with copies costs at most four opens.
+const maxCookieTries = 4
+
+// cookieValues appends to dst the non-empty values of cookie name in one
+// Cookie header, up to maxCookieTries in all. It splits like the server's
+// session.Manager (surrounding quotes dropped), so both read the same
+// cookies in the same order.
+func cookieValues(header, name string, dst []string) []string {
+	for header != "" && len(dst) < maxCookieTries {
 		var part string
 		part, header, _ = strings.Cut(header, ";")
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == name {
-			return strings.Trim(v, `"`)
+		if !ok || k != name {
+			continue
+		}
+		if v = strings.Trim(v, `"`); v != "" {
+			dst = append(dst, v)
 		}
 	}
-	return ""
+	return dst
 }
 
 // oneLine joins a multi-error on one log line.

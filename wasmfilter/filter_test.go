@@ -244,21 +244,49 @@ func TestFastPathUsesConfiguredNames(t *testing.T) {
 	}
 }
 
-func TestCookieValue(t *testing.T) {
-	for _, tc := range []struct{ header, want string }{
-		{"__bw=abc", "abc"},
-		{"a=1; __bw=abc; b=2", "abc"},
-		{"a=1;__bw=abc", "abc"},
-		{`__bw="abc"`, "abc"},
-		{"__bw=first; __bw=second", "first"},
-		{"__bwx=1; x__bw=2", ""},
-		{"__bw", ""},
-		{"", ""},
-		{";;; ; __bw=v;", "v"},
-		{"__bw=", ""},
+func TestCookieValues(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   []string
+	}{
+		{"__bw=abc", []string{"abc"}},
+		{"a=1; __bw=abc; b=2", []string{"abc"}},
+		{"a=1;__bw=abc", []string{"abc"}},
+		{`__bw="abc"`, []string{"abc"}},
+		{"__bw=first; __bw=second", []string{"first", "second"}},
+		{"__bw=1; __bw=2; __bw=3; __bw=4; __bw=5", []string{"1", "2", "3", "4"}},
+		{"__bwx=1; x__bw=2", nil},
+		{"__bw", nil},
+		{"", nil},
+		{";;; ; __bw=v;", []string{"v"}},
+		{"__bw=; __bw=\"\"; __bw=x", []string{"x"}},
 	} {
-		if got := cookieValue(tc.header, "__bw"); got != tc.want {
-			t.Errorf("cookieValue(%q) = %q, want %q", tc.header, got, tc.want)
+		if got := cookieValues(tc.header, "__bw", nil); !slices.Equal(got, tc.want) {
+			t.Errorf("cookieValues(%q) = %q, want %q", tc.header, got, tc.want)
+		}
+	}
+}
+
+// TestSeveralCookies: the first cookie that opens and is bound wins, as on
+// the server; otherwise the first one's reason is counted.
+func TestSeveralCookies(t *testing.T) {
+	f := newFixture(t)
+	good := f.cookie(t, nil)
+	for _, tc := range []struct {
+		name    string
+		cookie  string
+		counter string
+	}{
+		{"garbage then valid", "__bw=garbage; __bw=" + good, "fastpath.hit"},
+		{"tampered then valid", "__bw=" + cookietest.Tamper(good) + "; __bw=" + good, "fastpath.hit"},
+		{"four invalid then valid: not tried", "__bw=a; __bw=b; __bw=c; __bw=d; __bw=" + good, "cookie.invalid.malformed"},
+		{"tampered then garbage", "__bw=" + cookietest.Tamper(good) + "; __bw=x", "cookie.invalid.tampered"},
+	} {
+		p, h := f.plugin(t, nil)
+		h.headers = [][2]string{{"user-agent", testUA}, {"cookie", tc.cookie}}
+		p.OnRequestHeaders(0, false)
+		if h.counters[MetricPrefix+tc.counter] != 1 {
+			t.Errorf("%s: counters %v, want %s", tc.name, h.counters, tc.counter)
 		}
 	}
 }
