@@ -47,11 +47,15 @@ type Config struct {
 	// DisabledDetections turns individual detection IDs off (e.g. to fix a
 	// false positive in the field without a release).
 	DisabledDetections []int `yaml:"disabled_detections"`
+	// UACacheSize is how many distinct user agents keep their
+	// classification cached (about 2× this many in the worst case); 0
+	// turns the cache off.
+	UACacheSize int `yaml:"ua_cache_size"`
 }
 
 // DefaultConfig returns the defaults: every rule on, 1 KiB UA cap.
 func DefaultConfig() Config {
-	return Config{MaxUALength: 1024, HeaderConsistency: true, HeaderOrder: true, JA4: true}
+	return Config{MaxUALength: 1024, HeaderConsistency: true, HeaderOrder: true, JA4: true, UACacheSize: 16384}
 }
 
 // Validate checks the configuration; errors name the field.
@@ -59,6 +63,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.MaxUALength < 64 || c.MaxUALength > 64<<10 {
 		errs = append(errs, fmt.Errorf("max_ua_length: %d is outside 64..65536", c.MaxUALength))
+	}
+	if c.UACacheSize < 0 || c.UACacheSize > 1<<22 {
+		errs = append(errs, fmt.Errorf("ua_cache_size: %d is outside 0..4194304", c.UACacheSize))
 	}
 	for i, e := range c.JA4Fingerprints {
 		if err := validJA4(e.JA4); err != nil {
@@ -93,6 +100,7 @@ type Engine struct {
 	disabled map[int]bool
 	log      zerolog.Logger
 	hits     *prometheus.CounterVec
+	uas      *uaCache
 	// LoadTime is how long New took (compiling the UA database).
 	LoadTime time.Duration
 }
@@ -115,7 +123,7 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Engine, er
 	if err != nil {
 		return nil, fmt.Errorf("heuristics: %w", err)
 	}
-	e := &Engine{cfg: cfg, db: db, ja4: ja4, orders: orders, disabled: map[int]bool{}, log: log}
+	e := &Engine{cfg: cfg, db: db, ja4: ja4, orders: orders, disabled: map[int]bool{}, log: log, uas: newUACache(cfg.UACacheSize)}
 	for _, id := range cfg.DisabledDetections {
 		e.disabled[id] = true
 	}
@@ -162,11 +170,12 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 	if malformed(ua) {
 		e.flag(v, IDMalformedUA)
 	}
-	if m := e.db.Classify(ua); m.Certain {
+	info := e.uas.get(ua, e.classify)
+	if m := info.match; m.Certain {
 		e.flag(v, DetectionFor(m.Category))
 	}
 	e.checkRequestHeaders(r, v)
-	agent := useragent.Parse(ua)
+	agent := info.agent
 	if e.cfg.HeaderConsistency && agent.Browser() {
 		e.checkConsistency(r, agent, v)
 	}
@@ -174,6 +183,11 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 		e.checkJA4(r, agent, v)
 	}
 	return nil
+}
+
+// classify derives what the UA string alone tells (cached per UA).
+func (e *Engine) classify(ua string) uaInfo {
+	return uaInfo{match: e.db.Classify(ua), agent: useragent.Parse(ua)}
 }
 
 // flag records detection id on v (score 1, its tags) unless disabled.
