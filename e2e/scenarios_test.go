@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/e2e/gateway"
 )
@@ -62,9 +60,9 @@ func get(t *testing.T, url string, browser bool, extra ...string) (*http.Respons
 	return resp, string(body)
 }
 
-func seenBy(t *testing.T, body string) seen {
+func seenBy(t *testing.T, body string) Seen {
 	t.Helper()
-	var s seen
+	var s Seen
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		t.Fatalf("not the origin's echo: %v: %.200q", err, body)
 	}
@@ -74,9 +72,9 @@ func seenBy(t *testing.T, body string) seen {
 // TestBrowserPassesWithScore: a request with a real browser's headers
 // reaches the origin with botwarden's verdict headers.
 func TestBrowserPassesWithScore(t *testing.T) {
-	eachGateway(t, func(t *testing.T, kind string) {
-		bw, o := startBotwarden(t, ""), startOrigin(t)
-		gw := startGateway(t, kind, bw, o, gateway.Options{})
+	EachGateway(t, func(t *testing.T, kind string) {
+		bw, o := StartBotwarden(t, nil), StartOrigin(t)
+		gw := StartGateway(t, kind, bw, o, gateway.Options{})
 
 		resp, body := get(t, gw.URL()+"/products/42", true)
 		if resp.StatusCode != http.StatusOK {
@@ -87,6 +85,7 @@ func TestBrowserPassesWithScore(t *testing.T) {
 		if err != nil || score < detect.ScoreLikelyHuman {
 			t.Errorf("x-bot-score %q, want a likely-human score (≥ %d); headers %v", h.Get(detect.HeaderScore), detect.ScoreLikelyHuman, h)
 		}
+		t.Logf("browser verdict: score %s (%s), category %s", h.Get(detect.HeaderScore), h.Get(detect.HeaderScoreSrc), h.Get(detect.HeaderCategory))
 		if h.Get(detect.HeaderCategory) != string(detect.CategoryLikelyHuman) || h.Get(detect.HeaderAction) != string(detect.ActionAllow) {
 			t.Errorf("category %q action %q", h.Get(detect.HeaderCategory), h.Get(detect.HeaderAction))
 		}
@@ -116,6 +115,21 @@ var botClients = []struct {
 	{"python3 requests", func(t *testing.T, url string) (int, bool) {
 		return runTool(t, "python3", "-c", "import sys, requests; print(requests.get(sys.argv[1], timeout=10, allow_redirects=False).status_code)", url)
 	}},
+}
+
+// eachBot runs check on the status every available bot client got for its
+// own URI through gw.
+func eachBot(t *testing.T, gw gateway.Gateway, check func(t *testing.T, uri string, status int)) {
+	for i, c := range botClients {
+		t.Run(c.name, func(t *testing.T) {
+			uri := "/catalog/" + strconv.Itoa(i)
+			status, ok := c.run(t, gw.URL()+uri)
+			if !ok {
+				t.Skip("client not available")
+			}
+			check(t, uri, status)
+		})
+	}
 }
 
 // runTool runs a real client binary and extracts the HTTP status it saw.
@@ -154,24 +168,17 @@ func runTool(t *testing.T, tool string, args ...string) (int, bool) {
 // TestHTTPLibrariesBlockedInMitigate: the default policy (mitigate,
 // bot_fight) blocks definitely-automated clients before the origin.
 func TestHTTPLibrariesBlockedInMitigate(t *testing.T) {
-	eachGateway(t, func(t *testing.T, kind string) {
-		bw, o := startBotwarden(t, ""), startOrigin(t)
-		gw := startGateway(t, kind, bw, o, gateway.Options{})
-		for i, c := range botClients {
-			t.Run(c.name, func(t *testing.T) {
-				uri := "/catalog/" + strconv.Itoa(i)
-				status, ok := c.run(t, gw.URL()+uri)
-				if !ok {
-					t.Skip("client not available")
-				}
-				if status != http.StatusForbidden {
-					t.Errorf("status %d, want 403", status)
-				}
-				if n := len(o.reached(uri)); n != 0 {
-					t.Errorf("the origin received %d blocked requests", n)
-				}
-			})
-		}
+	EachGateway(t, func(t *testing.T, kind string) {
+		bw, o := StartBotwarden(t, nil), StartOrigin(t)
+		gw := StartGateway(t, kind, bw, o, gateway.Options{})
+		eachBot(t, gw, func(t *testing.T, uri string, status int) {
+			if status != http.StatusForbidden {
+				t.Errorf("status %d, want 403", status)
+			}
+			if n := len(o.Reached(uri)); n != 0 {
+				t.Errorf("the origin received %d blocked requests", n)
+			}
+		})
 	})
 }
 
@@ -180,43 +187,36 @@ func TestHTTPLibrariesBlockedInMitigate(t *testing.T) {
 // metadata to the access log. A route whose context_extensions say
 // mitigate (/login in envoy-http.yaml) still enforces.
 func TestMonitorModePassesAndTags(t *testing.T) {
-	eachGateway(t, func(t *testing.T, kind string) {
-		bw, o := startBotwarden(t, "version: 1\nmode: monitor\npresets: [bot_fight]\n"), startOrigin(t)
+	EachGateway(t, func(t *testing.T, kind string) {
+		bw, o := StartBotwarden(t, Policy(t, "version: 1\nmode: monitor\npresets: [bot_fight]\n")), StartOrigin(t)
 		tap := &gateway.Recorder{}
-		gw := startGateway(t, kind, bw, o, gateway.Options{Tap: tap})
+		gw := StartGateway(t, kind, bw, o, gateway.Options{Tap: tap})
 
-		for i, c := range botClients {
-			t.Run(c.name, func(t *testing.T) {
-				uri := "/catalog/" + strconv.Itoa(i)
-				status, ok := c.run(t, gw.URL()+uri)
-				if !ok {
-					t.Skip("client not available")
-				}
-				if status != http.StatusOK {
-					t.Fatalf("status %d, want 200 in monitor mode", status)
-				}
-				got := o.reached(uri)
-				if len(got) != 1 {
-					t.Fatalf("origin received %d requests", len(got))
-				}
-				if v := got[0].Header.Get(detect.HeaderScore); v != "" {
-					t.Errorf("monitor mode sent x-bot-score %q upstream", v)
-				}
-				id := got[0].Header.Get("X-Request-Id")
-				e := tap.WaitFor(id, 5*time.Second)
-				if e == nil {
-					t.Fatalf("no access-log entry for %s", id)
-				}
-				md := e.GetCommonProperties().GetMetadata().GetFilterMetadata()[gateway.MetadataNamespace].GetFields()
-				if md[detect.FieldBotScore].GetNumberValue() != 1 || md[detect.FieldAction].GetStringValue() != string(detect.ActionBlock) ||
-					md[detect.FieldEnforcedAction].GetStringValue() != string(detect.ActionAllow) || md[detect.FieldMode].GetStringValue() != string(detect.ModeMonitor) {
-					t.Errorf("dynamic metadata %v: want score 1, action block, enforced allow, mode monitor", md)
-				}
-				if len(md[detect.FieldBotTags].GetListValue().GetValues()) == 0 && md[detect.FieldBotTags].GetStringValue() == "" {
-					t.Errorf("no tags in %v", md)
-				}
-			})
-		}
+		eachBot(t, gw, func(t *testing.T, uri string, status int) {
+			if status != http.StatusOK {
+				t.Fatalf("status %d, want 200 in monitor mode", status)
+			}
+			got := o.Reached(uri)
+			if len(got) != 1 {
+				t.Fatalf("origin received %d requests", len(got))
+			}
+			if v := got[0].Header.Get(detect.HeaderScore); v != "" {
+				t.Errorf("monitor mode sent x-bot-score %q upstream", v)
+			}
+			id := got[0].Header.Get("X-Request-Id")
+			e := tap.WaitFor(id, 5*time.Second)
+			if e == nil {
+				t.Fatalf("no access-log entry for %s", id)
+			}
+			md := e.GetCommonProperties().GetMetadata().GetFilterMetadata()[gateway.MetadataNamespace].GetFields()
+			if md[detect.FieldBotScore].GetNumberValue() != 1 || md[detect.FieldAction].GetStringValue() != string(detect.ActionBlock) ||
+				md[detect.FieldEnforcedAction].GetStringValue() != string(detect.ActionAllow) || md[detect.FieldMode].GetStringValue() != string(detect.ModeMonitor) {
+				t.Errorf("dynamic metadata %v: want score 1, action block, enforced allow, mode monitor", md)
+			}
+			if len(md[detect.FieldBotTags].GetListValue().GetValues()) == 0 && md[detect.FieldBotTags].GetStringValue() == "" {
+				t.Errorf("no tags in %v", md)
+			}
+		})
 
 		// /login is mitigate by route even though the policy says monitor.
 		status, ok := botClients[1].run(t, gw.URL()+"/login")
@@ -230,9 +230,9 @@ func TestMonitorModePassesAndTags(t *testing.T) {
 // or the JA4 header never reaches the origin, with botwarden answering or not.
 func TestClientCannotSendVerdictHeaders(t *testing.T) {
 	spoof := []string{"X-Bot-Score", "99", "X-Bot-Verified", "true", "X-Bot-Verified-Category", "search_engine", "X-Botwarden-Ja4", "t13d1516h2_8daaf6152771_d8a2da3f94cd", "X-Bot-Anything", "1"}
-	eachGateway(t, func(t *testing.T, kind string) {
-		bw, o := startBotwarden(t, ""), startOrigin(t)
-		gw := startGateway(t, kind, bw, o, gateway.Options{})
+	EachGateway(t, func(t *testing.T, kind string) {
+		bw, o := StartBotwarden(t, nil), StartOrigin(t)
+		gw := StartGateway(t, kind, bw, o, gateway.Options{})
 		resp, body := get(t, gw.URL()+"/spoof", true, spoof...)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d", resp.StatusCode)
@@ -247,7 +247,7 @@ func TestClientCannotSendVerdictHeaders(t *testing.T) {
 
 		// With botwarden down and failure_mode_allow, Envoy's header
 		// mutation still strips the verdict headers.
-		bw.shutdown()
+		bw.Stop()
 		resp, body = get(t, gw.URL()+"/spoof-down", true, spoof...)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d with botwarden down", resp.StatusCode)
@@ -269,15 +269,15 @@ func TestClientCannotSendVerdictHeaders(t *testing.T) {
 func TestBotwardenStopped(t *testing.T) {
 	for _, allow := range []bool{true, false} {
 		t.Run("failure_mode_allow="+strconv.FormatBool(allow), func(t *testing.T) {
-			eachGateway(t, func(t *testing.T, kind string) {
-				bw, o := startBotwarden(t, ""), startOrigin(t)
-				gw := startGateway(t, kind, bw, o, gateway.Options{FailureModeAllow: &allow, AuthzTimeout: 500 * time.Millisecond})
+			EachGateway(t, func(t *testing.T, kind string) {
+				bw, o := StartBotwarden(t, nil), StartOrigin(t)
+				gw := StartGateway(t, kind, bw, o, gateway.Options{FailureModeAllow: &allow, AuthzTimeout: 500 * time.Millisecond})
 
 				// Up: a bot is blocked.
 				if status, _ := botClients[0].run(t, gw.URL()+"/before"); status != http.StatusForbidden {
 					t.Fatalf("before the stop: status %d, want 403", status)
 				}
-				bw.shutdown()
+				bw.Stop()
 				resp, body := get(t, gw.URL()+"/after", true)
 				status, _ := botClients[0].run(t, gw.URL()+"/after-bot")
 				if allow {
@@ -294,7 +294,7 @@ func TestBotwardenStopped(t *testing.T) {
 				if resp.StatusCode != http.StatusServiceUnavailable || status != http.StatusServiceUnavailable {
 					t.Errorf("fail-closed: browser %d, bot %d, want 503", resp.StatusCode, status)
 				}
-				if n := len(o.reached("/after")) + len(o.reached("/after-bot")); n != 0 {
+				if n := len(o.Reached("/after")) + len(o.Reached("/after-bot")); n != 0 {
 					t.Errorf("origin received %d requests with botwarden down and fail-closed", n)
 				}
 			})
@@ -305,40 +305,19 @@ func TestBotwardenStopped(t *testing.T) {
 // TestAccessLogReachesBotwarden: the gateway's access log (Envoy's, or the
 // in-repo Streamer) is accepted by botwarden's ALS receiver.
 func TestAccessLogReachesBotwarden(t *testing.T) {
-	eachGateway(t, func(t *testing.T, kind string) {
-		bw, o := startBotwarden(t, ""), startOrigin(t)
-		gw := startGateway(t, kind, bw, o, gateway.Options{})
+	EachGateway(t, func(t *testing.T, kind string) {
+		bw, o := StartBotwarden(t, nil), StartOrigin(t)
+		gw := StartGateway(t, kind, bw, o, gateway.Options{})
 		for i := 0; i < 3; i++ {
 			get(t, gw.URL()+"/page/"+strconv.Itoa(i), true)
 		}
 		deadline := time.Now().Add(10 * time.Second) // Envoy flushes every second
 		for time.Now().Before(deadline) {
-			if n := counter(t, bw.srv.Registry(), "botwarden_als_entries_total", "result", "accepted"); n >= 3 {
+			if n := Counter(t, bw.Server.Registry(), "botwarden_als_entries_total", "result", "accepted"); n >= 3 {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		t.Errorf("botwarden accepted %v ALS entries, want ≥ 3", counter(t, bw.srv.Registry(), "botwarden_als_entries_total", "result", "accepted"))
+		t.Errorf("botwarden accepted %v ALS entries, want ≥ 3", Counter(t, bw.Server.Registry(), "botwarden_als_entries_total", "result", "accepted"))
 	})
-}
-
-func counter(t *testing.T, g prometheus.Gatherer, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }

@@ -238,3 +238,14 @@ func TestUpstreamDown(t *testing.T) {
 		t.Error("want response flag UF")
 	}
 }
+
+func TestEncodedDotSegments(t *testing.T) {
+	r := newRig(t, Options{}, nil)
+	resp, body := r.do(t, "GET", "/.well-known/botwarden/%2e%2e/%2E%2e/admin")
+	if resp.StatusCode != http.StatusOK || origin(t, body).URI != "/admin" || resp.Header.Get("X-Served-By") != "origin" {
+		t.Fatalf("%d from %s: %s", resp.StatusCode, resp.Header.Get("X-Served-By"), body)
+	}
+	if len(r.authz.requests()) != 1 {
+		t.Error("an encoded dot-segment path skipped the check")
+	}
+}

@@ -93,7 +93,7 @@ type route struct {
 	name      string
 	prefix    string
 	path      string
-	headers   []*routev3.HeaderMatcher
+	headers   []headerMatch
 	cluster   string
 	timeout   time.Duration
 	direct    *routev3.DirectResponseAction
@@ -417,17 +417,21 @@ func (p *plan) compileRoute(r *routev3.Route, v *vhost) (*route, error) {
 	if err := onlyFields(m, "prefix", "path", "headers"); err != nil {
 		return nil, err
 	}
+	cr := &route{name: r.GetName(), prefix: m.GetPrefix(), path: m.GetPath(), perFilter: r.GetTypedPerFilterConfig(), vhost: v}
 	for _, h := range m.GetHeaders() {
 		if err := onlyFields(h, "name", "present_match", "string_match", "invert_match"); err != nil {
 			return nil, fmt.Errorf("header matcher %s: %w", h.GetName(), err)
 		}
+		hm := headerMatch{name: h.GetName(), present: h.GetPresentMatch(), invert: h.GetInvertMatch()}
 		if sm := h.GetStringMatch(); sm != nil {
-			if _, err := compileStringMatcher(sm); err != nil {
+			fn, err := compileStringMatcher(sm)
+			if err != nil {
 				return nil, err
 			}
+			hm.value = fn
 		}
+		cr.headers = append(cr.headers, hm)
 	}
-	cr := &route{name: r.GetName(), prefix: m.GetPrefix(), path: m.GetPath(), headers: m.GetHeaders(), perFilter: r.GetTypedPerFilterConfig(), vhost: v}
 	for k, a := range cr.perFilter {
 		if k != "envoy.filters.http.ext_authz" {
 			return nil, fmt.Errorf("typed_per_filter_config[%s] is not reproduced", k)
@@ -478,6 +482,15 @@ func envoyGRPCCluster(g *corev3.GrpcService) (string, error) {
 		return "", err
 	}
 	return g.GetEnvoyGrpc().GetClusterName(), nil
+}
+
+// headerMatch is a compiled route header matcher: value when it has a
+// string_match, else presence.
+type headerMatch struct {
+	name    string
+	value   stringMatcher
+	present bool
+	invert  bool
 }
 
 // needCluster checks that a referenced cluster exists; gRPC clusters must

@@ -196,7 +196,9 @@ func unescapeSlashes(p string) string {
 	return strings.NewReplacer("%2F", "/", "%2f", "/", "%5C", `\`, "%5c", `\`).Replace(p)
 }
 
-// removeDotSegments is RFC 3986 §5.2.4 on an absolute path.
+// removeDotSegments is RFC 3986 §5.2.4 on an absolute path. Like Envoy's
+// URL canonicaliser, "%2e" counts as a dot inside a dot segment, so an
+// encoded "/%2e%2e/" cannot climb past a route prefix.
 func removeDotSegments(p string) string {
 	var out []string
 	segs := strings.Split(p, "/")
@@ -204,7 +206,7 @@ func removeDotSegments(p string) string {
 		if i == 0 {
 			continue // before the leading '/'
 		}
-		switch seg {
+		switch strings.ReplaceAll(strings.ToLower(seg), "%2e", ".") {
 		case ".":
 			if i == len(segs)-1 {
 				out = append(out, "")

@@ -67,7 +67,7 @@ func allow(*authv3.CheckRequest) (*authv3.CheckResponse, error) {
 }
 
 // startAuthz serves d over gRPC on loopback and returns its address.
-func startAuthz(t *testing.T, d *authzDouble) string {
+func startAuthz(t testing.TB, d *authzDouble) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,7 +99,7 @@ func (e echo) has(name string) bool {
 
 // startEcho starts an origin that echoes requests as JSON and sets a
 // response header the tests overwrite.
-func startEcho(t *testing.T, name string) string {
+func startEcho(t testing.TB, name string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -119,7 +119,7 @@ type rig struct {
 	tap   *Recorder
 }
 
-func newRig(t *testing.T, opts Options, respond func(*authv3.CheckRequest) (*authv3.CheckResponse, error)) *rig {
+func newRig(t testing.TB, opts Options, respond func(*authv3.CheckRequest) (*authv3.CheckResponse, error)) *rig {
 	t.Helper()
 	if respond == nil {
 		respond = allow

@@ -329,16 +329,12 @@ func (g *InRepo) pickVhost(authority string) *vhost {
 
 func headersMatch(r *route, h *HeaderMap) bool {
 	for _, hm := range r.headers {
-		v, present := h.Get(hm.GetName())
-		var ok bool
-		switch {
-		case hm.GetStringMatch() != nil:
-			fn, err := compileStringMatcher(hm.GetStringMatch())
-			ok = present && err == nil && fn(v)
-		default: // present_match
-			ok = present == hm.GetPresentMatch()
+		v, present := h.Get(hm.name)
+		ok := present == hm.present
+		if hm.value != nil {
+			ok = present && hm.value(v)
 		}
-		if ok == hm.GetInvertMatch() {
+		if ok == hm.invert {
 			return false
 		}
 	}

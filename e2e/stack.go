@@ -1,5 +1,8 @@
 package e2e
 
+// This file is the reusable stack for end-to-end tests here and in the
+// subpackages: botwarden's real server, a recording origin and a gateway.
+
 import (
 	"context"
 	"encoding/json"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/config"
@@ -19,20 +23,19 @@ import (
 	"github.com/botwarden/botwarden/server"
 )
 
-// botwarden is the real server (server.New with a config), on loopback.
-type botwarden struct {
-	srv      *server.Server
-	grpcAddr string
-	httpAddr string
+// Botwarden is the real server (server.New with a config) on loopback.
+type Botwarden struct {
+	Server   *server.Server
+	GRPCAddr string
+	HTTPAddr string
 	stop     context.CancelFunc
 	done     chan struct{} // closed when Serve returned
 	err      error         // what Serve returned
 }
 
-// startBotwarden runs botwarden with the embedded defaults, loopback
-// addresses and the given policy file content ("" = the embedded default:
-// mitigate with the bot_fight preset).
-func startBotwarden(t *testing.T, policy string) *botwarden {
+// StartBotwarden runs botwarden from config.Default() on loopback ports,
+// with mutate (may be nil) applied last, and stops it with the test.
+func StartBotwarden(t testing.TB, mutate func(*config.Config)) *Botwarden {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
@@ -40,12 +43,8 @@ func startBotwarden(t *testing.T, policy string) *botwarden {
 	// A CI machine running many tests at once must not turn checks into
 	// deadline fallbacks (which allow); the budget itself has unit tests.
 	cfg.Detection.Budget = 2 * time.Second
-	if policy != "" {
-		f := filepath.Join(t.TempDir(), "policy.yaml")
-		if err := os.WriteFile(f, []byte(policy), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Policy.File, cfg.Policy.Watch = f, false
+	if mutate != nil {
+		mutate(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -63,21 +62,31 @@ func startBotwarden(t *testing.T, policy string) *botwarden {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &botwarden{srv: srv, grpcAddr: srv.GRPCAddr().String(), httpAddr: srv.HTTPAddr().String(), stop: cancel, done: make(chan struct{})}
+	b := &Botwarden{Server: srv, GRPCAddr: srv.GRPCAddr().String(), HTTPAddr: srv.HTTPAddr().String(), stop: cancel, done: make(chan struct{})}
 	go func() { b.err = srv.Serve(ctx); close(b.done) }()
 	t.Cleanup(func() {
-		b.shutdown()
+		b.Stop()
 		if b.err != nil {
 			t.Errorf("botwarden: %v", b.err)
 		}
 	})
-	waitReady(t, "http://"+b.httpAddr+"/readyz")
+	waitReady(t, "http://"+b.HTTPAddr+"/readyz")
 	return b
 }
 
-// shutdown stops botwarden (graceful drain) and waits for it; calling it
+// Policy returns a mutate function for StartBotwarden that installs a
+// policy file with content (see detect/policy/README.md).
+func Policy(t testing.TB, content string) func(*config.Config) {
+	f := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *config.Config) { c.Policy.File, c.Policy.Watch = f, false }
+}
+
+// Stop stops botwarden (graceful drain) and waits for it; calling it
 // again is a no-op.
-func (b *botwarden) shutdown() {
+func (b *Botwarden) Stop() {
 	b.stop()
 	select {
 	case <-b.done:
@@ -85,7 +94,7 @@ func (b *botwarden) shutdown() {
 	}
 }
 
-func waitReady(t *testing.T, url string) {
+func waitReady(t testing.TB, url string) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	deadline := time.Now().Add(10 * time.Second)
@@ -101,26 +110,26 @@ func waitReady(t *testing.T, url string) {
 	t.Fatalf("%s not ready", url)
 }
 
-// seen is one request as the origin received it.
-type seen struct {
+// Seen is one request as the origin received it.
+type Seen struct {
 	Method string      `json:"method"`
 	URI    string      `json:"uri"`
 	Header http.Header `json:"header"`
 }
 
-// origin is the protected site: it answers every request with what it
+// Origin is the protected site: it answers every request with what it
 // received (JSON) and keeps a record.
-type origin struct {
-	addr string
+type Origin struct {
+	Addr string
 	mu   sync.Mutex
-	reqs []seen
+	reqs []Seen
 }
 
-func startOrigin(t *testing.T) *origin {
+func StartOrigin(t testing.TB) *Origin {
 	t.Helper()
-	o := &origin{}
+	o := &Origin{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := seen{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone()}
+		s := Seen{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone()}
 		o.mu.Lock()
 		o.reqs = append(o.reqs, s)
 		o.mu.Unlock()
@@ -128,15 +137,15 @@ func startOrigin(t *testing.T) *origin {
 		_ = json.NewEncoder(w).Encode(s)
 	}))
 	t.Cleanup(srv.Close)
-	o.addr = strings.TrimPrefix(srv.URL, "http://")
+	o.Addr = strings.TrimPrefix(srv.URL, "http://")
 	return o
 }
 
-// reached returns the requests the origin received for uri.
-func (o *origin) reached(uri string) []seen {
+// Reached returns the requests the origin received for uri.
+func (o *Origin) Reached(uri string) []Seen {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []seen
+	var out []Seen
 	for _, s := range o.reqs {
 		if s.URI == uri {
 			out = append(out, s)
@@ -145,9 +154,9 @@ func (o *origin) reached(uri string) []seen {
 	return out
 }
 
-// gatewayKinds are the gateways a scenario runs against: the in-repo one
+// GatewayKinds are the gateways a scenario runs against: the in-repo one
 // always, the real Envoy when ENVOY_BIN is set.
-func gatewayKinds() []string {
+func GatewayKinds() []string {
 	kinds := []string{"in-repo"}
 	if os.Getenv("ENVOY_BIN") != "" {
 		kinds = append(kinds, "envoy")
@@ -155,9 +164,9 @@ func gatewayKinds() []string {
 	return kinds
 }
 
-// eachGateway runs fn once per gateway kind as a subtest.
-func eachGateway(t *testing.T, fn func(t *testing.T, kind string)) {
-	for _, kind := range gatewayKinds() {
+// EachGateway runs fn once per gateway kind as a subtest.
+func EachGateway(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, kind := range GatewayKinds() {
 		t.Run(kind, func(t *testing.T) { fn(t, kind) })
 	}
 	if os.Getenv("ENVOY_BIN") == "" {
@@ -165,14 +174,14 @@ func eachGateway(t *testing.T, fn func(t *testing.T, kind string)) {
 	}
 }
 
-// startGateway puts a gateway of kind in front of o, calling bw, running
+// StartGateway puts a gateway of kind in front of o, calling bw, running
 // envoy/envoy-http.yaml with opts' overrides. The in-repo gateway streams
 // its access log to botwarden's ALS receiver as Envoy does.
-func startGateway(t *testing.T, kind string, bw *botwarden, o *origin, opts gateway.Options) gateway.Gateway {
+func StartGateway(t testing.TB, kind string, bw *Botwarden, o *Origin, opts gateway.Options) gateway.Gateway {
 	t.Helper()
 	opts.Clusters = map[string]string{
-		"botwarden_authz": bw.grpcAddr, "botwarden_als": bw.grpcAddr,
-		"botwarden_http": bw.httpAddr, "origin": o.addr,
+		"botwarden_authz": bw.GRPCAddr, "botwarden_als": bw.GRPCAddr,
+		"botwarden_http": bw.HTTPAddr, "origin": o.Addr,
 	}
 	// envoy-http.yaml's 100 ms is right for production; a loaded CI machine
 	// must not turn slow checks into failure_mode_allow passes.
@@ -201,3 +210,26 @@ func startGateway(t *testing.T, kind string, bw *botwarden, o *origin, opts gate
 // streamALS is the in-repo gateway's gRPC access logger: it batches and
 // streams entries to botwarden as Envoy's does.
 func streamALS(c gateway.ALSConfig) (gateway.AccessLogger, error) { return gateway.NewALSStreamer(c) }
+
+// Counter returns the value of counter name with label=value in g (0 when
+// absent), e.g. botwarden_checks_total or botwarden_als_entries_total.
+func Counter(t testing.TB, g prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
