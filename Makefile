@@ -40,7 +40,7 @@ bench:
 	$(MAKE) bench-go
 
 bench-go:
-	$(GO) test -run=^$$ -bench=. -benchmem -benchtime=$(BENCHTIME) ./detect/... ./extauthz/... ./accesslog/...
+	$(GO) test -run=^$$ -bench=. -benchmem -benchtime=$(BENCHTIME) ./detect/... ./extauthz/... ./accesslog/... ./wasmfilter/... ./server/...
 
 ## eval: detection engines on the ../shared/data corpora
 eval:
