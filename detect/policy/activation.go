@@ -113,6 +113,10 @@ func (c *evalCtx) challengePassed() ref.Val {
 	return types.Bool(c.v.ChallengePassed || c.r.Session != nil && c.r.Session.ChallengePassed)
 }
 
+func (c *evalCtx) challengeNoJS() ref.Val {
+	return types.Bool(c.r.Session != nil && c.r.Session.NoJS)
+}
+
 func (c *evalCtx) repFound() ref.Val  { return types.Bool(c.v.Reputation.Found) }
 func (c *evalCtx) repScore() ref.Val  { return types.Int(c.v.Reputation.Score) }
 func (c *evalCtx) repSource() ref.Val { return str(string(c.v.Reputation.Source)) }

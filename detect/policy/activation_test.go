@@ -36,7 +36,7 @@ func TestFieldsReadRequestAndVerdict(t *testing.T) {
 		{"'headless' in bot.tags && 3355446 in bot.detection_ids && size(bot.detection_ids) == 1", v, true},
 		{"bot.ai && bot.ai_category == 'ai_search'", v, true},
 		{"!bot.static_resource && bot.ja4 == 't13d1516h2_8daaf6152771_02713d6af862'", v, true},
-		{"bot.js_detection.checked && !bot.js_detection.passed && !bot.challenge.passed", v, true},
+		{"bot.js_detection.checked && !bot.js_detection.passed && !bot.challenge.passed && !bot.challenge.nojs", v, true},
 		{"bot.reputation.found && bot.reputation.score == 5 && bot.reputation.source == 'behavioral_analysis' && bot.reputation.tags == ['rate-anomaly']", v, true},
 		{"http.method == 'GET' && http.host == 'shop.example.com' && http.scheme == 'https' && http.protocol == 'HTTP/2'", v, true},
 		{"http.path == '/search?q=bots&page=2#frag' && http.path_only == '/search' && http.query == 'q=bots&page=2'", v, true},
@@ -66,6 +66,18 @@ func TestFieldsReadRequestAndVerdict(t *testing.T) {
 		putCtx(ctx)
 		if err != nil || out != types.Bool(tt.want) {
 			t.Errorf("%s = %v (err %v), want %v", tt.expr, out, err, tt.want)
+		}
+	}
+	// A no-JavaScript pass is a challenge pass without JS detection.
+	r.Session = &detect.Session{ID: "s", ChallengePassed: true, NoJS: true}
+	if prog, err := c.program("bot.challenge.passed && bot.challenge.nojs && !bot.js_detection.passed", types.BoolType); err != nil {
+		t.Fatal(err)
+	} else {
+		ctx := getCtx(r, &detect.Verdict{})
+		out, err := prog.eval(context.Background(), ctx)
+		putCtx(ctx)
+		if out != types.True {
+			t.Fatalf("no-JS pass: %v %v", out, err)
 		}
 	}
 	// An unknown client address is "" and in no range.

@@ -65,6 +65,7 @@ var schema = map[*types.Type][]field{
 	},
 	challengeType: {
 		{"passed", types.BoolType, (*evalCtx).challengePassed, "the session passed a managed challenge"},
+		{"nojs", types.BoolType, (*evalCtx).challengeNoJS, "the pass came through the no-JavaScript path (lower trust)"},
 	},
 	reputationType: {
 		{"found", types.BoolType, (*evalCtx).repFound, "the reputation store had a verdict for the session, IP or JA4"},
