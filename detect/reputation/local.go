@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/allegro/bigcache/v3"
@@ -50,6 +51,8 @@ func (c LocalConfig) Validate() error {
 // the garbage collector nothing.
 type Local struct {
 	cache  *bigcache.BigCache
+	once   sync.Once
+	closed chan struct{}
 	maxTTL time.Duration
 	now    func() time.Time
 	puts   prometheus.Counter
@@ -57,7 +60,8 @@ type Local struct {
 }
 
 // NewLocal builds the store. Its cleanup goroutine stops when ctx is done or
-// Close is called. now is the clock (nil: time.Now), injectable for replay.
+// Close is called (use one or the other; after either the store must not
+// be used). now is the clock (nil: time.Now), injectable for replay.
 func NewLocal(ctx context.Context, cfg LocalConfig, log zerolog.Logger, reg prometheus.Registerer, now func() time.Time) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("reputation: %w", err)
@@ -72,12 +76,15 @@ func NewLocal(ctx context.Context, cfg LocalConfig, log zerolog.Logger, reg prom
 	bc.HardMaxCacheSize = cfg.MaxSizeMB
 	bc.CleanWindow = max(cfg.MaxTTL/10, time.Second)
 	bc.Verbose = false
-	cache, err := bigcache.New(ctx, bc)
+	bc.Logger = log0{}
+	// bigcache prints to stdout when its context ends; stopping it through
+	// Close instead keeps it quiet.
+	cache, err := bigcache.New(context.Background(), bc)
 	if err != nil {
 		return nil, fmt.Errorf("reputation: bigcache: %w", err)
 	}
 	l := &Local{
-		cache: cache, maxTTL: cfg.MaxTTL, now: now,
+		cache: cache, closed: make(chan struct{}), maxTTL: cfg.MaxTTL, now: now,
 		puts: prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_reputation_puts_total", Help: "Verdicts written to the local reputation store."}),
 		hits: prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_reputation_hits_total", Help: "Local reputation lookups that found an unexpired verdict."}),
 	}
@@ -90,11 +97,31 @@ func NewLocal(ctx context.Context, cfg LocalConfig, log zerolog.Logger, reg prom
 		_ = reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_reputation_entries", Help: "Verdicts in the local reputation store (expired ones until cleanup)."},
 			func() float64 { return float64(cache.Len()) }))
 	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = l.Close()
+		case <-l.closed:
+		}
+	}()
 	return l, nil
 }
 
-// Close stops the cleanup goroutine and frees the cache.
-func (l *Local) Close() error { return l.cache.Close() }
+// log0 discards bigcache's log lines.
+type log0 struct{}
+
+func (log0) Printf(string, ...any) {}
+
+// Close stops the cleanup goroutine and frees the cache. It may be called
+// more than once (and is called when NewLocal's context ends).
+func (l *Local) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.closed)
+		err = l.cache.Close()
+	})
+	return err
+}
 
 // Get implements Store. Corrupt records are skipped (and would be replaced
 // by the next Put).

@@ -258,3 +258,20 @@ func BenchmarkEngine(b *testing.B) {
 	hit.ClientIP = netip.MustParseAddr("10.0.1.2")
 	b.Run("Hit", func(b *testing.B) { run(b, e, hit) })
 }
+
+func TestLocalStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := NewLocal(ctx, DefaultLocalConfig(), zerolog.Nop(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-l.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("store not closed when its context ended")
+	}
+	if err := l.Close(); err != nil { // a second Close is harmless
+		t.Fatal(err)
+	}
+}
