@@ -1,41 +1,36 @@
+// Package behavior holds end-to-end tests of the behavioural loop: real
+// clients through the e2e gateway (Envoy, or its in-repo reproduction,
+// running envoy/envoy-http.yaml), botwarden's ext_authz and ALS receiver
+// over gRPC on loopback, the analysis publishing verdicts to the
+// reputation store, and the next Check enforcing them.
 package behavior
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/rs/zerolog"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/botwarden/botwarden/accesslog"
-	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/config"
 	analysis "github.com/botwarden/botwarden/detect/behavior"
-	"github.com/botwarden/botwarden/detect/policy"
-	"github.com/botwarden/botwarden/detect/reputation"
+	"github.com/botwarden/botwarden/e2e"
+	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/extauthz"
 )
 
-// testPolicy blocks what the behavioural analysis convicted (score < 30).
+// testPolicy blocks what the behavioural analysis convicted (score < 30)
+// and nothing else, so that every block here is the loop's doing.
 const testPolicy = `version: 1
 mode: mitigate
 rules:
@@ -44,230 +39,92 @@ rules:
     action: block
 `
 
-// loggedHeaders are envoy/envoy.yaml's additional_request_headers_to_log.
-var loggedHeaders = []string{"accept", "accept-language", "accept-encoding", "sec-ch-ua", "sec-ch-ua-platform",
-	"sec-fetch-site", "sec-fetch-mode", "cookie", "x-botwarden-ja4", "referer"}
+// behaviourTags are the tags the analysis publishes.
+var behaviourTags = []string{analysis.TagRate, analysis.TagBurst, analysis.TagCrawl, analysis.TagNoAssets, analysis.TagProbing,
+	analysis.TagLoginFailures, analysis.TagAccounts, analysis.TagEnumeration, analysis.TagUARotation, analysis.TagIPRotation,
+	analysis.TagRegular, analysis.TagChallenge, analysis.TagRobots, analysis.TagAnomaly}
 
-// stack is botwarden (ext_authz, ALS receiver, analysis, reputation store
-// on one gRPC server, as the server package mounts them) behind a gateway
-// that behaves like Envoy, in front of an origin.
+// stack is botwarden's real server (e2e.StartBotwarden: ext_authz, ALS
+// receiver, analysis and reputation store as `botwarden serve` wires them)
+// behind the e2e gateway running envoy/envoy-http.yaml, in front of a
+// small shop. What botwarden decided is read back from the gateway's
+// access log (the ext_authz dynamic metadata of every request).
 type stack struct {
-	url      string
-	store    *reputation.Local
-	streamer *Streamer
-	gw       *gateway
+	url string
+	mu  sync.Mutex
+	log map[netip.Addr][]logged
 }
 
-func newStack(t *testing.T) *stack {
+// logged is one request as the gateway's access log tells it.
+type logged struct {
+	path   string
+	status int
+	tags   []string // BotTags: the reputation verdict's tags are merged in
+	action string
+}
+
+func newStack(t *testing.T, kind string) *stack {
 	t.Helper()
-	log := zerolog.Nop()
-	if os.Getenv("E2E_LOG") != "" {
-		log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	store, err := reputation.NewLocal(ctx, reputation.DefaultLocalConfig(), log, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	eng, err := analysis.New(analysis.DefaultConfig(), log, nil, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = eng.Run(ctx) }()
-	rcv, err := accesslog.New(accesslog.DefaultConfig(), log, nil, []accesslog.Sink{eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	repEng, err := reputation.NewEngine(reputation.DefaultEngineConfig(), store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pfile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(pfile, []byte(testPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pcfg := policy.DefaultConfig()
-	pcfg.File, pcfg.Watch = pfile, false
-	dec, err := policy.New(pcfg, log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe := &detect.Pipeline{Engines: []detect.Engine{repEng}, Decider: dec, Budget: time.Second}
-	acfg := extauthz.DefaultConfig()
-	// The gateway, like Envoy's HCM, sets x-envoy-external-address to the
-	// trusted client address.
-	acfg.ClientIP = extauthz.ClientIPConfig{UseExternalAddress: true, PeerFallback: true}
-	authz, err := extauthz.New(pipe, extauthz.Options{Config: acfg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	authz.Register(gs)
-	rcv.Register(gs)
-	go func() { _ = gs.Serve(lis) }()
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-
-	st := &stack{store: store}
-	st.streamer = NewStreamer(conn, "e2e-gateway", "botwarden", time.Second, 64<<10)
-	t.Cleanup(st.streamer.Close)
-	st.gw = &gateway{authz: authv3.NewAuthorizationClient(conn), als: st.streamer, origin: origin{}}
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: st.gw, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(hl) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	st.url = "http://" + hl.Addr().String()
+	bw := e2e.StartBotwarden(t, func(c *config.Config) {
+		e2e.Policy(t, testPolicy)(c)
+		// As the gateway's connection manager below: one trusted hop in
+		// front (the test clients stand for the internet behind a load
+		// balancer that appends their address).
+		c.ExtAuthz.ClientIP = extauthz.ClientIPConfig{UseExternalAddress: true, UseXFF: true, XFFNumTrustedHops: 1, PeerFallback: true}
+	})
+	shop := httptest.NewServer(origin{})
+	t.Cleanup(shop.Close)
+	st := &stack{log: map[netip.Addr][]logged{}}
+	one := uint32(1)
+	gw := e2e.StartGateway(t, kind, bw, &e2e.Origin{Addr: strings.TrimPrefix(shop.URL, "http://")},
+		gateway.Options{XFFNumTrustedHops: &one, Tap: gateway.AccessLoggerFunc(st.tap)})
+	st.url = gw.URL()
 	return st
 }
 
-// verdict reads what the analysis published for key.
-func (s *stack) verdict(key string) (reputation.Verdict, bool) {
-	vs, _ := s.store.Get(context.Background(), []string{key}, nil)
-	if len(vs) == 0 {
-		return reputation.Verdict{}, false
+// tapLimits bound what the tap keeps of an entry.
+var tapLimits = accesslog.Limits{MaxValueBytes: 8192, MaxHeaders: 64, MaxTags: 32, MaxClockSkew: time.Hour, MaxDuration: 24 * time.Hour}
+
+// tap reads every access-log entry the gateway produces, with the same
+// conversion botwarden's receiver applies.
+func (s *stack) tap(e *accesslogv3.HTTPAccessLogEntry) {
+	ev, _, err := accesslog.Convert(e, "", "", time.Now(), tapLimits)
+	if err != nil || !ev.ClientIP.IsValid() {
+		return
 	}
-	return vs[0], true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log[ev.ClientIP] = append(s.log[ev.ClientIP], logged{path: ev.Path, status: ev.Status, tags: ev.BotTags, action: ev.Action})
 }
 
-// gateway does what Envoy does for botwarden: the client address from
-// x-forwarded-for (one trusted hop: the test client stands for the
-// internet), ext_authz Check over gRPC applied per reference/envoy.md §1.3,
-// the route to the origin, and one ALS entry per request with the
-// ext_authz dynamic metadata.
-type gateway struct {
-	authz  authv3.AuthorizationClient
-	als    *Streamer
-	origin origin
-
-	mu       sync.Mutex
-	statuses map[netip.Addr][]int // what each client address was answered
+// requests returns what the gateway logged for addr, in order.
+func (s *stack) requests(addr string) []logged {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]logged(nil), s.log[netip.MustParseAddr(addr)]...)
 }
 
-// answered returns the statuses the gateway sent to addr, in order.
-func (g *gateway) answered(addr string) []int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]int(nil), g.statuses[netip.MustParseAddr(addr)]...)
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int
-}
-
-func (r *recorder) WriteHeader(s int) { r.status = s; r.ResponseWriter.WriteHeader(s) }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = 200
+// statuses returns what the gateway answered addr, in order.
+func (s *stack) statuses(addr string) []int {
+	var out []int
+	for _, l := range s.requests(addr) {
+		out = append(out, l.status)
 	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += n
-	return n, err
+	return out
 }
 
-func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	client, _ := netip.ParseAddrPort(r.RemoteAddr)
-	addr := client.Addr()
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		parts := strings.Split(xff, ",")
-		if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
-			addr = a
+// behaviourTagsOf returns the behavioural tags botwarden attached to addr's
+// requests.
+func (s *stack) behaviourTagsOf(addr string) []string {
+	var out []string
+	for _, l := range s.requests(addr) {
+		for _, tag := range l.tags {
+			if slices.Contains(behaviourTags, tag) && !slices.Contains(out, tag) {
+				out = append(out, tag)
+			}
 		}
 	}
-	rid := strconv.FormatInt(start.UnixNano(), 36)
-	h := map[string]string{}
-	for k, v := range r.Header {
-		h[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	h["x-envoy-external-address"] = addr.String()
-	h["x-request-id"] = rid
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	resp, err := g.authz.Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: sockAddr(client.Addr())},
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: "1", Method: r.Method, Headers: h, Path: r.URL.RequestURI(), Host: r.Host, Scheme: "http", Protocol: r.Proto,
-		}},
-	}})
-	rec := &recorder{ResponseWriter: w}
-	denied := false
-	switch {
-	case err != nil: // failure_mode_allow: true
-		g.origin.ServeHTTP(rec, r)
-	case codes.Code(resp.GetStatus().GetCode()) == codes.OK:
-		g.origin.ServeHTTP(rec, r)
-	default:
-		denied = true
-		d := resp.GetDeniedResponse()
-		st := int(d.GetStatus().GetCode())
-		if st == 0 {
-			st = http.StatusForbidden
-		}
-		rec.WriteHeader(st)
-		_, _ = io.WriteString(rec, d.GetBody())
-	}
-	g.mu.Lock()
-	if g.statuses == nil {
-		g.statuses = map[netip.Addr][]int{}
-	}
-	g.statuses[addr] = append(g.statuses[addr], rec.status)
-	g.mu.Unlock()
-	g.log(r, addr, rid, start, rec, denied, resp.GetDynamicMetadata())
-}
-
-func (g *gateway) log(r *http.Request, addr netip.Addr, rid string, start time.Time, rec *recorder, denied bool, md *structpb.Struct) {
-	headers := map[string]string{}
-	for _, name := range loggedHeaders {
-		if v := r.Header.Values(name); len(v) > 0 {
-			headers[name] = strings.Join(v, ",")
-		}
-	}
-	e := &accesslogv3.HTTPAccessLogEntry{
-		ProtocolVersion: accesslogv3.HTTPAccessLogEntry_HTTP11,
-		CommonProperties: &accesslogv3.AccessLogCommon{
-			DownstreamRemoteAddress: sockAddr(addr),
-			StartTime:               timestamppb.New(start),
-			Duration:                durationpb.New(time.Since(start)),
-			StreamId:                rid,
-		},
-		Request: &accesslogv3.HTTPRequestProperties{
-			RequestMethod: corev3.RequestMethod(corev3.RequestMethod_value[r.Method]), Scheme: "http", Authority: r.Host,
-			Path: r.URL.RequestURI(), UserAgent: r.UserAgent(), Referer: r.Referer(), RequestId: rid, RequestHeaders: headers,
-		},
-		Response: &accesslogv3.HTTPResponseProperties{ResponseCode: wrapperspb.UInt32(uint32(rec.status)), ResponseBodyBytes: uint64(rec.bytes),
-			ResponseHeaders: map[string]string{"content-type": rec.Header().Get("Content-Type")}},
-	}
-	if md != nil {
-		e.CommonProperties.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{accesslog.MetadataNamespace: md}}
-	}
-	if denied {
-		e.CommonProperties.ResponseFlags = &accesslogv3.ResponseFlags{UnauthorizedDetails: &accesslogv3.ResponseFlags_Unauthorized{
-			Reason: accesslogv3.ResponseFlags_Unauthorized_EXTERNAL_SERVICE}}
-	}
-	g.als.Log(e)
-}
-
-func sockAddr(a netip.Addr) *corev3.Address {
-	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-		Address: a.String(), PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}}}}
+	return out
 }
 
 // origin is a small shop: pages, their assets, and a login that refuses.
@@ -316,8 +173,12 @@ type sent struct {
 
 const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
+// client returns a visitor behind addr that keeps cookies (the session
+// cookie botwarden issues) like a browser.
 func (s *stack) client(addr string) *client {
-	return &client{addr: addr, ua: chromeUA, hc: &http.Client{Timeout: 10 * time.Second}, baseURL: s.url}
+	jar, _ := cookiejar.New(nil)
+	return &client{addr: addr, ua: chromeUA, baseURL: s.url,
+		hc: &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: &http.Transport{Proxy: nil}}}
 }
 
 // do sends one request with a real Chrome's headers and records its status.
