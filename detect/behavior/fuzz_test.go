@@ -20,6 +20,7 @@ func FuzzOffer(f *testing.F) {
 		cfg.Paths.RobotsDisallow = []string{"/private/"}
 		cfg.Anomaly.Enabled, cfg.Anomaly.Warmup = true, 10
 		cfg.Keys.JA4 = true
+		cfg.MaxTracked = 1024 // small tables: the fuzzer builds an engine per input
 		e, rec := syncEngine(t, cfg)
 		addr, _ := netip.AddrFromSlice(ip)
 		for i := range 30 {
