@@ -3,6 +3,7 @@ package envoy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,7 @@ func TestIstioTelemetryUsesALSProvider(t *testing.T) {
 
 func TestIstioEnvoyFilter(t *testing.T) {
 	ef := named(t, istioManifests(t), "EnvoyFilter", "botwarden-ja4").Spec.(*networkingv1alpha3.EnvoyFilter)
-	var ja4, beforeAuthz bool
+	var ja4, beforeAuthz, stripsMarker bool
 	for _, p := range ef.GetConfigPatches() {
 		switch p.GetApplyTo() {
 		case networkingv1alpha3.EnvoyFilter_LISTENER_FILTER:
@@ -139,12 +140,31 @@ func TestIstioEnvoyFilter(t *testing.T) {
 			ja4 = p.GetMatch().GetListener().GetListenerFilter() == "envoy.filters.listener.tls_inspector" &&
 				len(ti) == 1 && ti[0].GetEnableJa4Fingerprinting().GetValue()
 		case networkingv1alpha3.EnvoyFilter_HTTP_FILTER:
+			// Before the shadow RBAC filter that precedes Istio's CUSTOM
+			// ext_authz, so the Wasm fast path sits between the two.
 			beforeAuthz = p.GetPatch().GetOperation() == networkingv1alpha3.EnvoyFilter_Patch_INSERT_BEFORE &&
-				p.GetMatch().GetListener().GetFilterChain().GetFilter().GetSubFilter().GetName() == "envoy.filters.http.ext_authz"
+				p.GetMatch().GetListener().GetFilterChain().GetFilter().GetSubFilter().GetName() == "envoy.filters.http.rbac"
+			js, err := p.GetPatch().GetValue().MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stripsMarker = strings.Contains(string(js), `"remove":"x-botwarden-skip-authz"`)
 		}
 	}
-	if !ja4 || !beforeAuthz {
-		t.Fatalf("want JA4 on the gateway tls_inspector (%v) and header_mutation inserted before ext_authz (%v)", ja4, beforeAuthz)
+	if !ja4 || !beforeAuthz || !stripsMarker {
+		t.Fatalf("want JA4 on the gateway tls_inspector (%v), header_mutation inserted before the shadow rbac (%v), stripping the skip marker (%v)", ja4, beforeAuthz, stripsMarker)
+	}
+	// The CUSTOM policy skips marked requests; that is only safe because
+	// the filter above strips client copies.
+	ap := named(t, istioManifests(t), "AuthorizationPolicy", "botwarden").Spec.(*securityv1beta1.AuthorizationPolicy)
+	skips := false
+	for _, r := range ap.GetRules() {
+		for _, c := range r.GetWhen() {
+			skips = skips || c.GetKey() == "request.headers[x-botwarden-skip-authz]" && slices.Contains(c.GetNotValues(), "1")
+		}
+	}
+	if !skips {
+		t.Fatal("authorization policy does not skip requests marked by the Wasm fast path")
 	}
 }
 
