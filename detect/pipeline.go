@@ -76,10 +76,8 @@ func (p *Pipeline) Check(ctx context.Context, r *Request) *Verdict {
 			if p.OnError != nil {
 				p.OnError("decider", err)
 			}
-			fb := p.fallback(ctx, r)
+			fb := p.safeVerdict("error", "internal-error")
 			fb.Errors = v.Errors + 1
-			fb.Deadline = false
-			fb.RuleID = "error"
 			return fb
 		}
 	}
@@ -121,12 +119,21 @@ func (p *Pipeline) finish(ctx context.Context, r *Request, v *Verdict) {
 	}
 }
 
+// fallback is the safe verdict for a spent budget.
 func (p *Pipeline) fallback(ctx context.Context, r *Request) *Verdict {
+	v := p.safeVerdict("deadline", "deadline")
+	v.Deadline = true
+	return v
+}
+
+// safeVerdict answers with the configured fallback action when the pipeline
+// could not judge the request; rule and tag say why.
+func (p *Pipeline) safeVerdict(rule, tag string) *Verdict {
 	a := p.Fallback
 	if a == "" {
 		a = ActionAllow
 	}
-	v := &Verdict{Source: SourceNotComputed, Action: a, EnforcedAction: a, RuleID: "deadline", Deadline: true}
-	v.AddTags("deadline")
+	v := &Verdict{Source: SourceNotComputed, Action: a, EnforcedAction: a, RuleID: rule}
+	v.AddTags(tag)
 	return v
 }

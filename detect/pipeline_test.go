@@ -79,7 +79,7 @@ func TestPipelineContainsDeciderAndFinisherPanics(t *testing.T) {
 	var errs []string
 	p := &Pipeline{Decider: panicDecider{}, Fallback: ActionAllow, OnError: func(e string, err error) { errs = append(errs, e) }}
 	v := p.Check(context.Background(), &Request{})
-	if v.EnforcedAction != ActionAllow || v.RuleID != "error" || v.Errors != 1 {
+	if v.EnforcedAction != ActionAllow || v.RuleID != "error" || v.Errors != 1 || !v.HasTag("internal-error") || v.Deadline {
 		t.Fatalf("decider panic: got %+v", v)
 	}
 	p = &Pipeline{Finishers: []Finisher{panicFinisher{}}, OnError: func(e string, err error) { errs = append(errs, e) }}
