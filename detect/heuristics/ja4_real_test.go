@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -180,12 +181,24 @@ public class Get { public static void main(String[] a) { try { HttpClient.newHtt
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
+			// HOME is not a t.TempDir: Chromium's helper processes may
+			// still write their profile there while the test cleans up.
+			home, err := os.MkdirTemp("", "ja4-client-")
+			if err != nil {
+				t.Fatal(err)
+			}
 			cmd := exec.CommandContext(ctx, c.cmd[0], c.cmd[1:]...)
-			cmd.Env = append(os.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "HOME="+t.TempDir())
+			cmd.Env = append(os.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "HOME="+home)
+			// Its own process group, so stopping it stops its children too.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			defer func() {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				_ = cmd.Wait()
+				_ = os.RemoveAll(home) // best effort: a straggler may still hold a file
+			}()
 			var ja4 string
 			select {
 			case ja4 = <-hellos:
