@@ -44,6 +44,7 @@ func commands() []command {
 		{"train", "train the per-request ML model from labelled JSON lines", trainCmd},
 		{"update-ranges", "refresh verified-bot and network ranges from the official URLs", updateRangesCmd},
 		{"token", "generate keys, inspect a session cookie", tokenCmd},
+		{"detections", "list every detection ID with its description", detectionsCmd},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println(version); return nil }},
 	}
 }

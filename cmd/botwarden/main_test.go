@@ -34,6 +34,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"token", "inspect", "abc"}, 1, "session.keys"},
 		{[]string{"replay", logs}, 0, ""},
 		{[]string{"update-ranges", "-list"}, 0, "developers.google.com"},
+		{[]string{"detections"}, 0, "spoofed bot"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{nil, 2, "usage"},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/config"
+	"github.com/botwarden/botwarden/detect/catalogue"
 	"github.com/botwarden/botwarden/detect/ml"
 	"github.com/botwarden/botwarden/detect/network"
 	"github.com/botwarden/botwarden/detect/ranges"
@@ -182,6 +183,17 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 		})
 	}
 	return fmt.Errorf("unknown token command %q", args[0])
+}
+
+// detectionsCmd prints the detection catalogue (what BotDetectionIDs mean).
+func detectionsCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return errors.New("usage: botwarden detections")
+	}
+	for _, e := range catalogue.All() {
+		fmt.Fprintf(stdout, "%6d  %-10s  %-28s  %s\n", e.ID, e.Engine, e.Name, e.Description)
+	}
+	return nil
 }
 
 // writeAtomically writes through a temporary file and renames it, so a

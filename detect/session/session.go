@@ -278,9 +278,9 @@ func (m *Manager) apply(s *detect.Session, findings uint16, v *detect.Verdict) {
 	var buf [8]string
 	switch {
 	case s.Blocked:
-		v.Automated(detect.SourceJSDetection, 0, append(DecodeFindings(findings, buf[:0]), TagChallengeFailed)...)
+		v.Automated(detect.SourceJSDetection, IDChallengeFailed, append(DecodeFindings(findings, buf[:0]), TagChallengeFailed)...)
 	case s.JSChecked && !s.JSPassed:
-		v.Automated(detect.SourceJSDetection, 0, append(DecodeFindings(findings, buf[:0]), TagJSFailed)...)
+		v.Automated(detect.SourceJSDetection, IDJSDetectionFailed, append(DecodeFindings(findings, buf[:0]), TagJSFailed)...)
 	case s.JSPassed && s.ChallengePassed:
 		v.Override(m.cfg.PassedScore, detect.SourceJSDetection)
 	case s.NoJS:
