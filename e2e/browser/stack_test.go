@@ -2,43 +2,38 @@
 // managed challenge with real Chromium (Debian's chromium, headless and
 // headful under Xvfb) and plain HTTP clients.
 //
-// The stack is botwarden's real decision path: the session engine and
-// finisher, the CEL policy, the ext_authz gRPC server over loopback and the
-// challenge responder and endpoint. In front of it stands a small gateway
-// that applies CheckResponses the way Envoy does (reference/envoy.md §1.3:
-// ok → upstream with response_headers_to_add; denied → the status, headers
-// and body of denied_response) and routes /.well-known/botwarden/ to the
-// challenge endpoint, as envoy/ configs do.
+// The stack is the shared e2e one: botwarden's real server (server.New
+// from the default config, e2e.StartBotwarden) on loopback, behind the e2e
+// gateway running envoy/envoy-http.yaml (the real Envoy when ENVOY_BIN is
+// set, the in-repo reproduction always), which routes
+// /.well-known/botwarden/ to botwarden's HTTP port unchecked. What
+// botwarden decided is read back only from what the system exposes: the
+// gateway's access log with the ext_authz dynamic metadata, what the origin
+// received, the session cookie opened with the configured key, and the
+// /metrics counters.
 package browser
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/rs/zerolog"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 
+	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
-	"github.com/botwarden/botwarden/detect/challenge"
-	"github.com/botwarden/botwarden/detect/policy"
 	"github.com/botwarden/botwarden/detect/session"
 	"github.com/botwarden/botwarden/detect/token"
-	"github.com/botwarden/botwarden/extauthz"
+	"github.com/botwarden/botwarden/e2e"
+	"github.com/botwarden/botwarden/e2e/gateway"
 )
 
 // testPolicy challenges every client that has not passed a challenge (an
@@ -59,253 +54,209 @@ rules:
     action: managed_challenge
 `
 
-// record is what the stack decided for one checked request.
-type record struct {
-	at        time.Time
-	path      string
-	ua        string
-	client    netip.Addr
-	action    detect.Action
-	rule      string
-	score     int
-	source    detect.Source
-	tags      []string
-	jsChecked bool
-	jsPassed  bool
-	challenge bool
-	session   string
-	nojs      bool
+// challengeOnlyPolicy has no js_failed rule: a client failing the
+// JavaScript detection is challenged again until the challenge's
+// max_attempts blocks it.
+const challengeOnlyPolicy = `version: 1
+mode: mitigate
+rules:
+  - id: static_resource
+    expression: bot.static_resource
+    action: skip
+  - id: challenge_new_visitors
+    expression: "!bot.challenge.passed"
+    action: managed_challenge
+`
+
+// logged is one request as the gateway's access log tells it, with what
+// ext_authz decided (its dynamic metadata) when the request was checked.
+type logged struct {
+	at       time.Time // the request's start
+	method   string
+	path     string // with the query
+	ua       string
+	client   netip.Addr // the downstream address the gateway derived
+	status   int
+	checked  bool // ext_authz metadata present (the challenge route is not checked)
+	action   detect.Action
+	rule     string
+	score    int
+	source   string
+	tags     []string
+	jsPassed bool
+	session  string
+	verdict  netip.Addr // the client address botwarden judged
 }
 
-// recorder is a detect.Finisher that keeps every verdict.
-type recorder struct {
-	mu   sync.Mutex
-	recs []record
-}
-
-func (rc *recorder) Finish(_ context.Context, r *detect.Request, v *detect.Verdict) {
-	rec := record{
-		at: time.Now(), path: r.Path, ua: r.UserAgent(), client: r.ClientIP, action: v.EnforcedAction, rule: v.RuleID,
-		score: v.Score, source: v.Source, tags: append([]string(nil), v.Tags...),
-		jsChecked: v.JSDetectionChecked, jsPassed: v.JSDetectionPassed, challenge: v.ChallengePassed,
+func (l logged) String() string {
+	if !l.checked {
+		return fmt.Sprintf("%s %s → %d (unchecked)", l.method, l.path, l.status)
 	}
-	if r.Session != nil {
-		rec.session, rec.nojs = r.Session.ID, r.Session.NoJS
-	}
-	rc.mu.Lock()
-	rc.recs = append(rc.recs, rec)
-	rc.mu.Unlock()
+	return fmt.Sprintf("%s %s → %d: %s by %q, score %d (%s), tags %v, js passed %t, session %q, client %s",
+		l.method, l.path, l.status, l.action, l.rule, l.score, l.source, l.tags, l.jsPassed, l.session, l.verdict)
 }
 
-func (rc *recorder) all() []record {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]record(nil), rc.recs...)
-}
-
-// forUA returns the records of one client (by user-agent).
-func (rc *recorder) forUA(ua string) []record {
-	var out []record
-	for _, r := range rc.all() {
-		if r.ua == ua {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// stack is botwarden plus the gateway and an origin, all on loopback.
+// stack is botwarden behind the e2e gateway in front of the pages origin.
 type stack struct {
-	t        testing.TB
-	url      string // the gateway, http://127.0.0.1:port
-	sessions *session.Manager
-	rec      *recorder
-	origin   *origin
-	gw       *gateway
-	// difficulty is the challenge's default proof-of-work difficulty.
+	t      testing.TB
+	url    string // the gateway, http://127.0.0.1:port
+	bw     *e2e.Botwarden
+	origin *origin
+	// keys opens session cookies: the ring botwarden was configured with.
+	keys       *token.Ring
+	cookieName string
+	// prefix is the challenge route; difficulty its default proof of work.
+	prefix     string
 	difficulty int
+
+	mu  sync.Mutex
+	log []logged
 }
 
-// newStack starts everything; it stops with the test.
-func newStack(t testing.TB, mutChallenge func(*challenge.Config)) *stack {
+// newStack starts botwarden (the test policy, a fixed session key, then
+// mutate) and a gateway of kind; everything stops with the test.
+func newStack(t *testing.T, kind string, mutate func(*config.Config)) *stack {
 	t.Helper()
-	log := zerolog.Nop()
-	if os.Getenv("E2E_LOG") != "" {
-		log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
-	}
-	scfg := session.DefaultConfig()
-	scfg.Keys = []session.KeyConfig{{ID: 1, Secret: token.NewKey(1).String()}}
-	scfg.ActiveKey = 1
-	sm, err := session.New(scfg, log, nil)
+	key := token.NewKey(1)
+	keys, err := token.NewRing([]token.Key{key}, key.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ccfg := challenge.DefaultConfig()
-	if mutChallenge != nil {
-		mutChallenge(&ccfg)
-	}
-	ch, err := challenge.New(ccfg, sm, challenge.Options{Fallback: extauthz.BlockResponder{}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pfile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(pfile, []byte(testPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pcfg := policy.DefaultConfig()
-	pcfg.File, pcfg.Watch = pfile, false
-	dec, err := policy.New(pcfg, log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	pipe := &detect.Pipeline{
-		Engines:   []detect.Engine{sm},
-		Decider:   dec,
-		Finishers: []detect.Finisher{sm, rec},
-		Budget:    time.Second, // a loaded CI machine must not turn checks into fallbacks
-	}
-	authz, err := extauthz.New(pipe, extauthz.Options{Config: extauthz.DefaultConfig(), Responder: ch, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// ext_authz over real gRPC on loopback.
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	authz.Register(gs)
-	go func() { _ = gs.Serve(gl) }()
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(gl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-
-	s := &stack{t: t, sessions: sm, rec: rec, origin: &origin{}, difficulty: ccfg.Difficulty}
-	gw := &gateway{authz: authv3.NewAuthorizationClient(conn), challenge: ch, prefix: ccfg.Prefix, origin: s.origin}
-	s.gw = gw
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(hl) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	s.url = "http://" + hl.Addr().String()
+	s := &stack{t: t, keys: keys, origin: &origin{}}
+	policy := e2e.Policy(t, testPolicy)
+	s.bw = e2e.StartBotwarden(t, func(c *config.Config) {
+		policy(c)
+		c.Session.Keys = []session.KeyConfig{{ID: key.ID, Secret: key.String()}}
+		c.Session.ActiveKey = key.ID
+		if mutate != nil {
+			mutate(c)
+		}
+		s.cookieName, s.prefix, s.difficulty = c.Session.CookieName, c.Challenge.Prefix, c.Challenge.Difficulty
+		s.origin.cookieName = c.Session.CookieName
+	})
+	site := httptest.NewServer(s.origin)
+	t.Cleanup(site.Close)
+	gw := e2e.StartGateway(t, kind, s.bw, &e2e.Origin{Addr: strings.TrimPrefix(site.URL, "http://")},
+		gateway.Options{Tap: gateway.AccessLoggerFunc(s.tap)})
+	s.url = gw.URL()
 	return s
 }
 
-// gateway applies ext_authz decisions as Envoy does.
-type gateway struct {
-	authz     authv3.AuthorizationClient
-	challenge http.Handler
-	prefix    string
-	origin    http.Handler
-
-	mu      sync.Mutex
-	answers []answer // challenge answers as browsers posted them
+// tap keeps every access-log entry the gateway produces.
+func (s *stack) tap(e *accesslogv3.HTTPAccessLogEntry) {
+	cp, req := e.GetCommonProperties(), e.GetRequest()
+	l := logged{
+		at:     cp.GetStartTime().AsTime(),
+		method: req.GetRequestMethod().String(),
+		path:   req.GetPath(),
+		ua:     req.GetUserAgent(),
+		status: int(e.GetResponse().GetResponseCode().GetValue()),
+	}
+	l.client, _ = netip.ParseAddr(cp.GetDownstreamRemoteAddress().GetSocketAddress().GetAddress())
+	if md, ok := cp.GetMetadata().GetFilterMetadata()[gateway.MetadataNamespace]; ok {
+		f := md.GetFields()
+		l.checked = true
+		l.action = detect.Action(f[detect.FieldEnforcedAction].GetStringValue())
+		l.rule = f[detect.FieldRuleID].GetStringValue()
+		l.score = int(f[detect.FieldBotScore].GetNumberValue())
+		l.source = f[detect.FieldBotScoreSrc].GetStringValue()
+		l.jsPassed = f[detect.FieldJSDetectionPassed].GetBoolValue()
+		l.session = f[detect.FieldSessionID].GetStringValue()
+		l.verdict, _ = netip.ParseAddr(f[detect.FieldClientIP].GetStringValue())
+		for _, v := range f[detect.FieldBotTags].GetListValue().GetValues() {
+			l.tags = append(l.tags, v.GetStringValue())
+		}
+	}
+	s.mu.Lock()
+	s.log = append(s.log, l)
+	s.mu.Unlock()
 }
 
-// answer is one POST to the challenge endpoint, kept to be replayed.
-type answer struct {
-	body, ua, cookie string
+// requests returns the logged requests in the order they started (entries
+// arrive when requests end, and from Envoy in batches).
+func (s *stack) requests() []logged {
+	s.mu.Lock()
+	out := slices.Clone(s.log)
+	s.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b logged) int { return a.at.Compare(b.at) })
+	return out
 }
 
-func (g *gateway) keepAnswer(r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+// entry waits for the access-log entry of the request for path (tests give
+// each request of their own a unique path).
+func (s *stack) entry(path string) logged {
+	s.t.Helper()
+	var got logged
+	waitFor(s.t, 10*time.Second, "the access-log entry of "+path, func() bool {
+		for _, l := range s.requests() {
+			if l.path == path {
+				got = l
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// answerPath is where challenge answers are posted.
+func (s *stack) answerPath() string { return s.prefix + "/challenge" }
+
+// counter reads one of botwarden's /metrics counters.
+func (s *stack) counter(name, label, value string) float64 {
+	s.t.Helper()
+	return e2e.Counter(s.t, s.bw.Server.Registry(), name, label, value)
+}
+
+// submissions is how many challenge answers ended with result.
+func (s *stack) submissions(result string) float64 {
+	s.t.Helper()
+	return s.counter("botwarden_challenge_submissions_total", "result", result)
+}
+
+// open opens a session cookie value with botwarden's key.
+func (s *stack) open(value string) token.Claims {
+	s.t.Helper()
+	c, err := s.keys.Open(value, time.Now())
 	if err != nil {
-		return
+		s.t.Fatalf("session cookie does not open with the configured key: %v", err)
 	}
-	r.Body = io.NopCloser(strings.NewReader(string(body)))
-	g.mu.Lock()
-	g.answers = append(g.answers, answer{body: string(body), ua: r.UserAgent(), cookie: r.Header.Get("Cookie")})
-	g.mu.Unlock()
+	return c
 }
 
-func (g *gateway) posted() []answer {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]answer(nil), g.answers...)
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
-func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The challenge endpoint is routed to botwarden's HTTP port and not
-	// checked (the route disables ext_authz).
-	if strings.HasPrefix(r.URL.Path, g.prefix+"/") {
-		if r.Method == http.MethodPost {
-			g.keepAnswer(r)
-		}
-		g.challenge.ServeHTTP(w, r)
-		return
+// clientFrom is an HTTP client whose connections leave from local address
+// from, and which does not follow redirects. The gateway is the edge
+// (use_remote_address, no trusted hops), so from is the client address it
+// derives and botwarden judges: 127.0.0.0/8 is all loopback on Linux.
+func clientFrom(t testing.TB, from string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true, Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second) // Envoy's timeout, generous for CI
-	defer cancel()
-	resp, err := g.authz.Check(ctx, checkRequest(r))
-	if err != nil {
-		// failure_mode_allow: false, status_on_error default 403.
-		http.Error(w, "ext_authz error: "+err.Error(), http.StatusForbidden)
-		return
-	}
-	if codes.Code(resp.GetStatus().GetCode()) == codes.OK {
-		ok := resp.GetOkResponse()
-		for _, h := range ok.GetHeaders() { // append unset/false → overwrite
-			r.Header.Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
-		}
-		for _, name := range ok.GetHeadersToRemove() {
-			r.Header.Del(name)
-		}
-		for _, h := range ok.GetResponseHeadersToAdd() {
-			w.Header().Add(h.GetHeader().GetKey(), h.GetHeader().GetValue())
-		}
-		g.origin.ServeHTTP(w, r)
-		return
-	}
-	d := resp.GetDeniedResponse()
-	for _, h := range d.GetHeaders() {
-		if h.GetAppend().GetValue() {
-			continue // Envoy drops append=true headers on a denial
-		}
-		w.Header().Add(h.GetHeader().GetKey(), h.GetHeader().GetValue())
-	}
-	status := int(d.GetStatus().GetCode())
-	if status == 0 {
-		status = http.StatusForbidden
-	}
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, d.GetBody())
-}
-
-// checkRequest builds the CheckRequest Envoy would send: source is the TCP
-// peer, headers lower-case with duplicates joined by ",".
-func checkRequest(r *http.Request) *authv3.CheckRequest {
-	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
-	h := map[string]string{}
-	for k, v := range r.Header {
-		h[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	h["x-forwarded-proto"] = "http"
-	h["x-request-id"] = strconv.FormatInt(time.Now().UnixNano(), 36)
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: peer.Addr().String(), PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(peer.Port())}},
-		}}},
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: h["x-request-id"], Method: r.Method, Headers: h, Path: r.URL.RequestURI(), Host: r.Host,
-			Scheme: "http", Protocol: r.Proto,
-		}},
-	}}
 }
 
 // origin is the protected site: numbered pages that each lead to the next
 // (a visitor reading 20 pages), and a record of what it served.
 type origin struct {
-	mu     sync.Mutex
-	served []string
-	cookie map[string]string // the session cookie each user-agent sent
+	cookieName string
+	mu         sync.Mutex
+	served     []string
+	cookie     map[string]string // the session cookie each user-agent sent
 }
 
 // pages is how many pages a visit reads after the first one.
@@ -314,7 +265,7 @@ const pages = 20
 func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.served = append(o.served, r.URL.RequestURI())
-	if c, err := r.Cookie("__bw"); err == nil {
+	if c, err := r.Cookie(o.cookieName); err == nil {
 		if o.cookie == nil {
 			o.cookie = map[string]string{}
 		}
@@ -331,10 +282,18 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "<!doctype html><html><head><title>page %d</title></head><body><h1 id=\"title\">page %d</h1>%s</body></html>", n, n, next)
 }
 
-func (o *origin) servedPaths() []string {
+// pagesServed returns the /page/ URIs the origin served (not the
+// browser's /favicon.ico).
+func (o *origin) pagesServed() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]string(nil), o.served...)
+	var out []string
+	for _, p := range o.served {
+		if strings.HasPrefix(p, "/page/") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (o *origin) cookieOf(ua string) string {
