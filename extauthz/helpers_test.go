@@ -89,6 +89,11 @@ func newTestServer(t testing.TB, p *detect.Pipeline, opts Options) *Server {
 		opts.Registerer = prometheus.NewRegistry()
 	}
 	opts.Logger = zerolog.Nop()
+	if p != nil && p.Budget == 0 {
+		// Decision tests must not turn into fail-open ones on a loaded
+		// machine; TestCheckDeadlineFallback sets its own budget.
+		p.Budget = 5 * time.Second
+	}
 	s, err := New(p, opts)
 	if err != nil {
 		t.Fatal(err)
