@@ -100,9 +100,7 @@ func (v Verdict) AppendBinary(b []byte) []byte {
 	n := min(len(v.Tags), maxTags)
 	b = binary.AppendUvarint(b, uint64(n))
 	for _, t := range v.Tags[:n] {
-		if len(t) > maxTagLen {
-			t = t[:maxTagLen]
-		}
+		t = fitTag(t)
 		b = binary.AppendUvarint(b, uint64(len(t)))
 		b = append(b, t...)
 	}
@@ -110,6 +108,23 @@ func (v Verdict) AppendBinary(b []byte) []byte {
 }
 
 var errCorrupt = errors.New("reputation: corrupt verdict record")
+
+// fitTag makes a tag storable: valid UTF-8 (invalid bytes become U+FFFD) and
+// at most maxTagLen bytes, cut at a rune boundary. Encoding and decoding both
+// apply it, so a record always decodes to what re-encodes the same.
+func fitTag(t string) string {
+	if !utf8.ValidString(t) {
+		t = strings.ToValidUTF8(t, "\uFFFD")
+	}
+	if len(t) <= maxTagLen {
+		return t
+	}
+	cut := maxTagLen
+	for cut > 0 && !utf8.RuneStart(t[cut]) {
+		cut--
+	}
+	return t[:cut]
+}
 
 // DecodeVerdict parses a record written by AppendBinary. key is attached to
 // the result. Corrupt input yields an error, never a panic.
@@ -141,11 +156,7 @@ func DecodeVerdict(key string, b []byte) (Verdict, error) {
 		if n <= 0 || l > maxTagLen || uint64(len(b)-n) < l {
 			return Verdict{}, errCorrupt
 		}
-		t := string(b[n : n+int(l)])
-		if !utf8.ValidString(t) {
-			t = strings.ToValidUTF8(t, "\uFFFD")
-		}
-		v.Tags = append(v.Tags, t)
+		v.Tags = append(v.Tags, fitTag(string(b[n:n+int(l)])))
 		b = b[n+int(l):]
 	}
 	if len(b) != 0 {
