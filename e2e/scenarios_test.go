@@ -12,6 +12,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/e2e/gateway"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 // chromeHeaders are what Chrome 131 on Windows sends for a navigation.
@@ -313,11 +314,11 @@ func TestAccessLogReachesBotwarden(t *testing.T) {
 		}
 		deadline := time.Now().Add(10 * time.Second) // Envoy flushes every second
 		for time.Now().Before(deadline) {
-			if n := Counter(t, bw.Server.Registry(), "botwarden_als_entries_total", "result", "accepted"); n >= 3 {
+			if n := metricstest.Sum(t, bw.Server.Registry(), "botwarden_als_entries_total", map[string]string{"result": "accepted"}); n >= 3 {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		t.Errorf("botwarden accepted %v ALS entries, want ≥ 3", Counter(t, bw.Server.Registry(), "botwarden_als_entries_total", "result", "accepted"))
+		t.Errorf("botwarden accepted %v ALS entries, want ≥ 3", metricstest.Sum(t, bw.Server.Registry(), "botwarden_als_entries_total", map[string]string{"result": "accepted"}))
 	})
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/config"
@@ -210,26 +209,3 @@ func StartGateway(t testing.TB, kind string, bw *Botwarden, o *Origin, opts gate
 // streamALS is the in-repo gateway's gRPC access logger: it batches and
 // streams entries to botwarden as Envoy's does.
 func streamALS(c gateway.ALSConfig) (gateway.AccessLogger, error) { return gateway.NewALSStreamer(c) }
-
-// Counter returns the value of counter name with label=value in g (0 when
-// absent), e.g. botwarden_checks_total or botwarden_als_entries_total.
-func Counter(t testing.TB, g prometheus.Gatherer, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 // serveHTTPTest runs one authz request through the handler.
@@ -79,7 +80,9 @@ func TestHTTPEnvoyService(t *testing.T) {
 			t.Fatalf("cookies: %d %v", resp.StatusCode, resp.Header)
 		}
 	})
-	if got := counterValue(t, reg, "botwarden_checks_total", "block", "block", "automated", "heuristics", "http_envoy"); got != 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_checks_total", map[string]string{
+		"action": "block", "enforced_action": "block", "category": "automated", "source": "heuristics", "transport": TransportHTTPEnvoy,
+	}); got != 1 {
 		t.Fatalf("checks_total http_envoy block = %v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 // headerMap flattens HeaderValueOptions, failing on anything Envoy would
@@ -100,7 +101,9 @@ func TestCheckAllowInjectsAndStrips(t *testing.T) {
 	if got := resp.GetDynamicMetadata().GetFields()[detect.FieldJA4].GetStringValue(); got != "t13d1516h2_8daaf6152771_02713d6af862" {
 		t.Errorf("JA4 = %q", got)
 	}
-	if got := counterValue(t, reg, "botwarden_checks_total", "allow", "allow", "likely_human", "machine_learning", "grpc"); got != 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_checks_total", map[string]string{
+		"action": "allow", "enforced_action": "allow", "category": "likely_human", "source": "machine_learning", "transport": TransportGRPC,
+	}); got != 1 {
 		t.Errorf("checks_total = %v", got)
 	}
 }
@@ -362,7 +365,7 @@ func TestCheckDeadlineFallback(t *testing.T) {
 	if _, ok := f[detect.FieldSessionID]; ok {
 		t.Fatal("session from the abandoned pipeline run leaked into the response")
 	}
-	if got := counterValue(t, reg, "botwarden_deadline_fallbacks_total", "grpc"); got != 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_deadline_fallbacks_total", map[string]string{"transport": TransportGRPC}); got != 1 {
 		t.Fatalf("deadline fallbacks = %v", got)
 	}
 }
@@ -416,35 +419,4 @@ func TestRetryAfterSeconds(t *testing.T) {
 			t.Errorf("RetryAfterSeconds(%v) = %d, want %d", d, got, want)
 		}
 	}
-}
-
-// counterValue reads one series of a registered counter by its label values.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var vals []string
-			for _, l := range m.GetLabel() {
-				vals = append(vals, l.GetValue())
-			}
-			if slices.Equal(sortedCopy(vals), sortedCopy(labels)) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
-}
-
-func sortedCopy(s []string) []string {
-	c := slices.Clone(s)
-	slices.Sort(c)
-	return c
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/internal/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
@@ -92,11 +93,11 @@ func TestQueueOverflow(t *testing.T) {
 	if accepted != 4 {
 		t.Errorf("accepted %d, want 4", accepted)
 	}
-	if got := counterValue(e.m.events.WithLabelValues("dropped")); got != 6 {
+	if got := metricstest.Value(t, e.m.events.WithLabelValues("dropped")); got != 6 {
 		t.Errorf("dropped metric %v, want 6", got)
 	}
 	// An event with no key is accepted and counted as unkeyed.
-	if !e.Offer(&detect.Event{Time: t0, Path: "/"}) || counterValue(e.m.events.WithLabelValues("unkeyed")) != 1 {
+	if !e.Offer(&detect.Event{Time: t0, Path: "/"}) || metricstest.Value(t, e.m.events.WithLabelValues("unkeyed")) != 1 {
 		t.Error("unkeyed event not counted")
 	}
 }
@@ -191,10 +192,4 @@ func TestMemoryPerClient(t *testing.T) {
 		t.Errorf("%.0f bytes per client, want ≤ 1024", per)
 	}
 	runtime.KeepAlive(e)
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	_ = c.Write(&m)
-	return m.GetCounter().GetValue()
 }

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/session"
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 // Readings taken from Debian Chromium 156 on this machine (see
@@ -227,14 +227,8 @@ func (h *harness) session(b *browser) token.Claims {
 }
 
 func (h *harness) count(result string) float64 {
-	var m = h.c.submissions.WithLabelValues(result)
-	return counterValue(m)
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	_ = c.Write(&m)
-	return m.GetCounter().GetValue()
+	h.t.Helper()
+	return metricstest.Value(h.t, h.c.submissions.WithLabelValues(result))
 }
 
 func verdictFor(a detect.Action) *detect.Verdict {

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/ratelimit"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -194,7 +194,7 @@ func TestModes(t *testing.T) {
 	if v.Mode != detect.ModeMonitor || v.Errors != 1 {
 		t.Fatalf("bad route mode: %s errors %d", v.Mode, v.Errors)
 	}
-	if got := gatherValue(t, reg, "botwarden_policy_route_mode_errors_total", nil); got != 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_policy_route_mode_errors_total", nil); got != 1 {
 		t.Fatalf("route mode errors metric = %v", got)
 	}
 }
@@ -241,7 +241,7 @@ func TestRuleSemantics(t *testing.T) {
 	if v.Errors != 1 {
 		t.Fatalf("errors %d, want 1", v.Errors)
 	}
-	if got := gatherValue(t, reg, "botwarden_policy_rule_errors_total", map[string]string{"rule": "needs-header"}); got != 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_policy_rule_errors_total", map[string]string{"rule": "needs-header"}); got != 1 {
 		t.Fatalf("rule errors metric = %v", got)
 	}
 
@@ -265,13 +265,13 @@ func TestRuleSemantics(t *testing.T) {
 	}
 
 	// Hits are counted per rule and action, including the default.
-	if got := gatherValue(t, reg, "botwarden_policy_rule_hits_total", map[string]string{"rule": "block-curl", "action": "block"}); got != 2 {
+	if got := metricstest.Sum(t, reg, "botwarden_policy_rule_hits_total", map[string]string{"rule": "block-curl", "action": "block"}); got != 2 {
 		t.Fatalf("block-curl hits = %v", got)
 	}
-	if got := gatherValue(t, reg, "botwarden_policy_rule_hits_total", map[string]string{"rule": "default", "action": "allow"}); got != 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_policy_rule_hits_total", map[string]string{"rule": "default", "action": "allow"}); got != 1 {
 		t.Fatalf("default hits = %v", got)
 	}
-	if got := gatherValue(t, reg, "botwarden_policy_rule_hits_total", map[string]string{"rule": "tag-curl", "action": "log"}); got < 1 {
+	if got := metricstest.Sum(t, reg, "botwarden_policy_rule_hits_total", map[string]string{"rule": "tag-curl", "action": "log"}); got < 1 {
 		t.Fatalf("log hits = %v", got)
 	}
 }
@@ -292,7 +292,7 @@ rules:
 	// 10^9 iterations without a limit; the cost limit stops it early.
 	decide(d, browser(), v)
 	check(t, v, want{detect.ActionManagedChallenge, detect.ActionManagedChallenge, "after", ""})
-	if v.Errors != 1 || gatherValue(t, reg, "botwarden_policy_rule_errors_total", map[string]string{"rule": "explode"}) != 1 {
+	if v.Errors != 1 || metricstest.Sum(t, reg, "botwarden_policy_rule_errors_total", map[string]string{"rule": "explode"}) != 1 {
 		t.Fatalf("errors %d", v.Errors)
 	}
 }
@@ -309,7 +309,7 @@ rules:
 	d.Decide(ctx, browser(), v)
 	// Evaluated to the end, the rule would block; interrupted, it does not
 	// match. Out of time is not a rule error: nothing is counted against the rule.
-	if got := gatherValue(t, reg, "botwarden_policy_rule_errors_total", map[string]string{"rule": "loop"}); got != 0 || v.Errors != 0 {
+	if got := metricstest.Sum(t, reg, "botwarden_policy_rule_errors_total", map[string]string{"rule": "loop"}); got != 0 || v.Errors != 0 {
 		t.Fatalf("errors metric %v, verdict errors %d", got, v.Errors)
 	}
 	if v.Action != detect.ActionAllow {
@@ -427,7 +427,7 @@ func TestLimiterFailureFailsOpen(t *testing.T) {
 			t.Fatalf("errors %d", v.Errors)
 		}
 	}
-	if f.calls != 3 || gatherValue(t, reg, "botwarden_policy_ratelimit_errors_total", nil) != 3 {
+	if f.calls != 3 || metricstest.Sum(t, reg, "botwarden_policy_ratelimit_errors_total", nil) != 3 {
 		t.Fatalf("calls %d", f.calls)
 	}
 }
@@ -499,40 +499,4 @@ func TestNewFailsOnBadPolicy(t *testing.T) {
 	if _, err := New(cfg, zerolog.Nop(), nil); err == nil || !strings.Contains(err.Error(), "debounce") {
 		t.Fatalf("bad config accepted: %v", err)
 	}
-}
-
-// gatherValue returns the value of the metric name with exactly labels
-// (nil: the unlabelled metric), 0 if absent.
-func gatherValue(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if labelsMatch(m, labels) {
-				if c := m.GetCounter(); c != nil {
-					return c.GetValue()
-				}
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func labelsMatch(m *dto.Metric, labels map[string]string) bool {
-	if len(m.GetLabel()) != len(labels) {
-		return false
-	}
-	for _, lp := range m.GetLabel() {
-		if labels[lp.GetName()] != lp.GetValue() {
-			return false
-		}
-	}
-	return true
 }

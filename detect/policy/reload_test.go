@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 // Two good policies that decide /x differently, and a broken one.
@@ -88,7 +89,7 @@ func TestReloadKeepsPolicyOnBadFile(t *testing.T) {
 		t.Fatalf("deleted file: err %v, policy %s", err, ruleFor(d))
 	}
 	for result, want := range map[string]float64{"ok": 1, "error": 2, "unchanged": 1} {
-		if got := gatherValue(t, reg, "botwarden_policy_reload_total", map[string]string{"result": result}); got != want {
+		if got := metricstest.Sum(t, reg, "botwarden_policy_reload_total", map[string]string{"result": result}); got != want {
 			t.Errorf("reload_total{result=%s} = %v, want %v", result, got, want)
 		}
 	}
@@ -227,7 +228,7 @@ func TestWatchConfigMapSymlinkSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the bad ConfigMap is refused", func() bool {
-		return gatherValue(t, reg, "botwarden_policy_reload_total", map[string]string{"result": "error"}) > 0
+		return metricstest.Sum(t, reg, "botwarden_policy_reload_total", map[string]string{"result": "error"}) > 0
 	})
 	if got := ruleFor(d); got != "b" {
 		t.Fatalf("bad ConfigMap replaced the policy: %q", got)

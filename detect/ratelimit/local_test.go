@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
+
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -163,11 +164,11 @@ func TestLocalBoundedMemory(t *testing.T) {
 		t.Fatalf("holding %d buckets, max 64", n)
 	}
 	// Every bucket was in use at t0 when it was dropped.
-	evicted := counterValue(t, l.evictCapacity)
+	evicted := metricstest.Value(t, l.evictCapacity)
 	if evicted < 10_000-64 {
 		t.Fatalf("capacity evictions = %v", evicted)
 	}
-	if got := counterValue(t, l.evictIdle); got != 0 {
+	if got := metricstest.Value(t, l.evictIdle); got != 0 {
 		t.Fatalf("idle evictions = %v", got)
 	}
 	// After a second every bucket has refilled: a sweep drops them all.
@@ -275,15 +276,4 @@ func TestMetricsShareRegistry(t *testing.T) {
 			t.Fatalf("second limiter on one registry: %v", err)
 		}
 	}
-}
-
-// counterValue reads a counter without the testutil package (which would
-// need a module this repository does not require).
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 var t0 = time.Unix(1_800_000_000, 0)
@@ -89,7 +89,7 @@ func TestEvaluateCookies(t *testing.T) {
 		{"tampered", "192.0.2.10", good[:20] + flip(good[20]) + good[21:], t0, "tampered", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := count(m.results.WithLabelValues(tc.result))
+			before := metricstest.Value(t, m.results.WithLabelValues(tc.result))
 			r, v := request(tc.ip, tc.cookie, tc.at), &detect.Verdict{}
 			if err := m.Evaluate(context.Background(), r, v); err != nil {
 				t.Fatal(err)
@@ -97,7 +97,7 @@ func TestEvaluateCookies(t *testing.T) {
 			if (r.Session != nil) != tc.session {
 				t.Fatalf("session = %+v, want present=%v", r.Session, tc.session)
 			}
-			if got := count(m.results.WithLabelValues(tc.result)) - before; got != 1 {
+			if got := metricstest.Value(t, m.results.WithLabelValues(tc.result)) - before; got != 1 {
 				t.Fatalf("result %q counted %v times", tc.result, got)
 			}
 		})
@@ -105,12 +105,6 @@ func TestEvaluateCookies(t *testing.T) {
 	if !exported(t, reg, "botwarden_session_cookie_total") {
 		t.Fatal("metric not exported")
 	}
-}
-
-func count(c prometheus.Counter) float64 {
-	var m dto.Metric
-	_ = c.Write(&m)
-	return m.GetCounter().GetValue()
 }
 
 func exported(t *testing.T, reg *prometheus.Registry, name string) bool {

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/ranges"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 const (
@@ -292,7 +292,7 @@ func TestQueueFullStaysUnverified(t *testing.T) {
 			t.Fatalf("%+v", v)
 		}
 	}
-	if got := counterValue(e.m.dropped); got != 3 {
+	if got := metricstest.Value(t, e.m.dropped); got != 3 {
 		t.Fatalf("dropped %v, want 3", got)
 	}
 	_ = e.Close()
@@ -563,21 +563,6 @@ func TestMetricsRegisterTwice(t *testing.T) {
 		}
 	}
 	t.Fatal("botwarden_verified_claims_total not registered")
-}
-
-// counterValue sums what collector c reports.
-func counterValue(c prometheus.Collector) float64 {
-	ch := make(chan prometheus.Metric, 16)
-	c.Collect(ch)
-	close(ch)
-	total := 0.0
-	for m := range ch {
-		var pb dto.Metric
-		if err := m.Write(&pb); err == nil {
-			total += pb.GetCounter().GetValue()
-		}
-	}
-	return total
 }
 
 func TestCategoryLabels(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	"github.com/botwarden/botwarden/detect/token"
 	"github.com/botwarden/botwarden/e2e"
 	"github.com/botwarden/botwarden/e2e/gateway"
+	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
 // testPolicy challenges every client that has not passed a challenge (an
@@ -205,7 +206,7 @@ func (s *stack) answerPath() string { return s.prefix + "/challenge" }
 // counter reads one of botwarden's /metrics counters.
 func (s *stack) counter(name, label, value string) float64 {
 	s.t.Helper()
-	return e2e.Counter(s.t, s.bw.Server.Registry(), name, label, value)
+	return metricstest.Sum(s.t, s.bw.Server.Registry(), name, map[string]string{label: value})
 }
 
 // submissions is how many challenge answers ended with result.

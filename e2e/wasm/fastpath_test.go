@@ -34,6 +34,7 @@ import (
 	"github.com/botwarden/botwarden/detect/token"
 	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/envoy"
+	"github.com/botwarden/botwarden/internal/metricstest"
 	"github.com/botwarden/botwarden/server"
 	"github.com/botwarden/botwarden/wasmfilter"
 	"github.com/botwarden/botwarden/wasmfilter/emulator"
@@ -130,19 +131,7 @@ func botwarden(t *testing.T, fc wasmfilter.Config) *server.Server {
 // checks is the number of Check decisions the server has made.
 func checks(t *testing.T, s *server.Server) int {
 	t.Helper()
-	mfs, err := s.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == "botwarden_checks_total" {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return int(n)
+	return int(metricstest.Sum(t, s.Registry(), "botwarden_checks_total", nil))
 }
 
 // origin records what reaches the upstream.
