@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/e2e/fetch"
 	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/internal/metricstest"
 )
@@ -47,18 +47,7 @@ func get(t *testing.T, url string, browser bool, extra ...string) (*http.Respons
 	for i := 0; i+1 < len(extra); i += 2 {
 		req.Header.Set(extra[i], extra[i+1])
 	}
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{Proxy: nil, DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
+	return fetch.Do(t, req)
 }
 
 func seenBy(t *testing.T, body string) Seen {

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,8 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+
+	"github.com/botwarden/botwarden/e2e/fetch"
 )
 
 // These tests check the in-repo gateway's Envoy semantics against an
@@ -168,21 +169,7 @@ func send(t *testing.T, base, method, path string, hdr ...string) (*http.Respons
 		}
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	client := &http.Client{
-		Transport:     &http.Transport{Proxy: nil, DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       10 * time.Second,
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
+	return fetch.Do(t, req)
 }
 
 // origin decodes the echo of a request that reached an upstream.
