@@ -3,9 +3,10 @@ package challenge
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/botwarden/botwarden/internal/configtest"
 )
 
 func TestMemoryReplay(t *testing.T) {
@@ -82,20 +83,7 @@ func TestConfigValidate(t *testing.T) {
 		{"secret junk", func(c *Config) { c.Secrets = []string{"!!"} }, "secrets[0]"},
 		{"replay", func(c *Config) { c.ReplayCapacity = 0 }, "replay_capacity"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.mut(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.field) {
-				t.Fatalf("Validate = %v, want an error naming %s", err, tc.field)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { configtest.Check(t, DefaultConfig(), tc.mut, tc.field) })
 	}
 }
 

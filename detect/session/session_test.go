@@ -14,6 +14,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/internal/configtest"
 	"github.com/botwarden/botwarden/internal/metricstest"
 )
 
@@ -317,20 +318,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad key", func(c *Config) { c.Keys = []KeyConfig{{ID: 1, Secret: "short"}}; c.ActiveKey = 1 }, "keys[0].secret"},
 		{"active missing", func(c *Config) { c.Keys = []KeyConfig{{ID: 1, Secret: token.NewKey(1).String()}}; c.ActiveKey = 2 }, "active_key"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.mut(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.field) {
-				t.Fatalf("Validate = %v, want an error naming %s", err, tc.field)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { configtest.Check(t, DefaultConfig(), tc.mut, tc.field) })
 	}
 }
 
