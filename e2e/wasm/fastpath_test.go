@@ -27,11 +27,11 @@ import (
 	"time"
 
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
-	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect/session"
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/e2e"
 	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/envoy"
 	"github.com/botwarden/botwarden/internal/metricstest"
@@ -91,41 +91,19 @@ func pluginConfig(t *testing.T) wasmfilter.Config {
 // the filter is configured with (the two must agree, README-wasm.md).
 func botwarden(t *testing.T, fc wasmfilter.Config) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Session.CookieName = fc.CookieName
-	cfg.Session.Keys = nil
-	for _, k := range fc.Keys {
-		cfg.Session.Keys = append(cfg.Session.Keys, session.KeyConfig{ID: k.ID, Secret: k.Secret})
-	}
-	cfg.Session.ActiveKey = fc.ActiveKey
-	cfg.Session.Revalidate = fc.Revalidate.Duration
-	cfg.Session.IPv4Prefix, cfg.Session.IPv6Prefix = fc.IPv4Prefix, fc.IPv6Prefix
-	// The gateway, as Envoy's connection manager, sets
-	// x-envoy-external-address to the client address it trusts.
-	cfg.ExtAuthz.ClientIP.UseExternalAddress = true
-	// A generous budget: on a loaded machine the 20 ms default would end in
-	// fallback verdicts (score 0), and the cookie would carry no score.
-	cfg.Detection.Budget = 2 * time.Second
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	log := zerolog.Nop()
-	if os.Getenv("E2E_LOG") != "" {
-		log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
-	}
-	s, err := server.New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s
+	return e2e.StartBotwarden(t, func(cfg *config.Config) {
+		cfg.Session.CookieName = fc.CookieName
+		cfg.Session.Keys = nil
+		for _, k := range fc.Keys {
+			cfg.Session.Keys = append(cfg.Session.Keys, session.KeyConfig{ID: k.ID, Secret: k.Secret})
+		}
+		cfg.Session.ActiveKey = fc.ActiveKey
+		cfg.Session.Revalidate = fc.Revalidate.Duration
+		cfg.Session.IPv4Prefix, cfg.Session.IPv6Prefix = fc.IPv4Prefix, fc.IPv6Prefix
+		// The gateway, as Envoy's connection manager, sets
+		// x-envoy-external-address to the client address it trusts.
+		cfg.ExtAuthz.ClientIP.UseExternalAddress = true
+	}).Server
 }
 
 // checks is the number of Check decisions the server has made.
