@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -87,7 +88,7 @@ func evalVerified(w io.Writer, data string) error {
 	for _, pfx := range google {
 		for _, ua := range googlebotUAs {
 			n++
-			if v := check(randomIn(r, pfx), ua); v.Verified && v.VerifiedBot == "googlebot" {
+			if v := check(ranges.RandomAddr(r, pfx), ua); v.Verified && v.VerifiedBot == "googlebot" {
 				ok++
 			}
 		}
@@ -97,7 +98,8 @@ func evalVerified(w io.Writer, data string) error {
 	for len(homes) < 1000 {
 		ip := netip.AddrFrom4([4]byte{byte(1 + r.IntN(223)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
 		info, _, _ := netw.Lookup(ip)
-		if !ip.IsGlobalUnicast() || ip.IsPrivate() || !ranges.Plausible(netip.PrefixFrom(ip, 32)) || covered(google, ip) || info.Datacenter || info.PrivateRelay {
+		inGoogle := slices.ContainsFunc(google, func(p netip.Prefix) bool { return p.Contains(ip) })
+		if !ip.IsGlobalUnicast() || ip.IsPrivate() || !ranges.Plausible(netip.PrefixFrom(ip, 32)) || inGoogle || info.Datacenter || info.PrivateRelay {
 			continue
 		}
 		if len(homes)%2 == 0 {
@@ -142,25 +144,4 @@ func met(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
-}
-
-// randomIn returns a random address inside p.
-func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		if r.IntN(2) == 1 {
-			b[i/8] |= 1 << (7 - i%8)
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
-func covered(ps []netip.Prefix, ip netip.Addr) bool {
-	for _, p := range ps {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

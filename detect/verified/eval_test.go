@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/botwarden/botwarden/detect"
@@ -35,18 +36,6 @@ func googlebotPrefixes(t *testing.T) []netip.Prefix {
 	return ps
 }
 
-// randomIn returns a random address inside p.
-func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		if r.IntN(2) == 1 {
-			b[i/8] |= 1 << (7 - i%8)
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
 var googlebotUAs = []string{
 	"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 	"Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/139.0.7258.127 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -61,7 +50,7 @@ func TestEvalGooglebotFromGoogleRanges(t *testing.T) {
 	n, ok := 0, 0
 	for _, p := range googlebotPrefixes(t) {
 		for _, ua := range googlebotUAs {
-			ip := randomIn(r, p)
+			ip := ranges.RandomAddr(r, p)
 			v := eval(e, ip, ua)
 			n++
 			if v.Verified && v.VerifiedBot == "googlebot" && v.VerifiedCategory == CategorySearchEngine {
@@ -84,7 +73,8 @@ func TestEvalGooglebotFromResidentialAddresses(t *testing.T) {
 	var homes []netip.Addr
 	for len(homes) < 1000 {
 		ip := netip.AddrFrom4([4]byte{byte(1 + r.IntN(223)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
-		if !judgeable(ip) || !ranges.Plausible(netip.PrefixFrom(ip, 32)) || covered(google, ip) || e.table.Load().lookup(ip) != 0 {
+		inGoogle := slices.ContainsFunc(google, func(p netip.Prefix) bool { return p.Contains(ip) })
+		if !judgeable(ip) || !ranges.Plausible(netip.PrefixFrom(ip, 32)) || inGoogle || e.table.Load().lookup(ip) != 0 {
 			continue
 		}
 		if len(homes)%2 == 0 {
@@ -111,15 +101,6 @@ func TestEvalGooglebotFromResidentialAddresses(t *testing.T) {
 		}
 	}
 	t.Logf("Googlebot from residential addresses: 0/%d verified, %d/%d scored 1 (spoofed-googlebot) after reverse DNS", len(homes), spoofed, len(homes))
-}
-
-func covered(ps []netip.Prefix, ip netip.Addr) bool {
-	for _, p := range ps {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 // The update-ranges path end to end: every official source of Sources() is
