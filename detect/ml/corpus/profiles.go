@@ -168,6 +168,19 @@ func chromeAccept(kind Kind, major int) string {
 	return "text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8"
 }
 
+// acceptEncoding is a browser's Accept-Encoding: gzip and deflate always,
+// br where it offers brotli (secure origins only, from a version on) and
+// zstd where it offers that too (later still, so zstd implies br).
+func acceptEncoding(br, zstd bool) string {
+	switch {
+	case zstd:
+		return "gzip, deflate, br, zstd"
+	case br:
+		return "gzip, deflate, br"
+	}
+	return "gzip, deflate"
+}
+
 func chromeBrands(a useragent.Agent) string {
 	v := a.ChromiumMajor
 	grease := fmt.Sprintf(`"Not%sA%sBrand";v="%d"`, []string{"?", ")", "_", "/", ".", ";", "="}[v%7], []string{"_", ".", "/", ";"}[v%4], []int{8, 24, 99}[v%3])
@@ -246,14 +259,7 @@ func chromeHeaders(r *rand.Rand, h *headerList, ua string, a useragent.Agent, ki
 	if referer {
 		h.add("referer", "https://shop.example/")
 	}
-	ae := "gzip, deflate"
-	if secure && v >= 50 {
-		ae = "gzip, deflate, br"
-		if v >= 123 {
-			ae = "gzip, deflate, br, zstd"
-		}
-	}
-	h.add("accept-encoding", ae)
+	h.add("accept-encoding", acceptEncoding(secure && v >= 50, secure && v >= 123))
 	h.add("accept-language", pick(r, acceptLanguages...))
 	if cookie {
 		h.add("cookie", "sid=8f2c1a; cart=3")
@@ -286,14 +292,7 @@ func firefoxHeaders(r *rand.Rand, h *headerList, ua string, a useragent.Agent, k
 		h.add("accept", "application/json, text/plain, */*")
 	}
 	h.add("accept-language", pick(r, firefoxLanguages...))
-	ae := "gzip, deflate"
-	if secure && v >= 44 {
-		ae = "gzip, deflate, br"
-		if v >= 126 {
-			ae = "gzip, deflate, br, zstd"
-		}
-	}
-	h.add("accept-encoding", ae)
+	h.add("accept-encoding", acceptEncoding(secure && v >= 44, secure && v >= 126))
 	if method == "POST" {
 		h.add("content-type", "application/json")
 		h.add("content-length", strconv.Itoa(20+r.IntN(400)))
@@ -348,11 +347,7 @@ func safariHeaders(r *rand.Rand, h *headerList, ua string, a useragent.Agent, ki
 	if method == "POST" {
 		h.add("content-length", strconv.Itoa(20+r.IntN(400)))
 	}
-	ae := "gzip, deflate"
-	if secure {
-		ae = "gzip, deflate, br"
-	}
-	h.add("accept-encoding", ae)
+	h.add("accept-encoding", acceptEncoding(secure, false))
 	h.add("accept-language", pick(r, "en-US,en;q=0.9", "en-GB,en;q=0.9", "de-DE,de;q=0.9", "fr-FR,fr;q=0.9", "ja-JP,ja;q=0.9"))
 	if !secure {
 		h.add("connection", "keep-alive")
@@ -390,11 +385,7 @@ func ieHeaders(r *rand.Rand, h *headerList, ua string, a useragent.Agent, kind K
 		h.add("upgrade-insecure-requests", "1")
 	}
 	h.add("user-agent", ua)
-	ae := "gzip, deflate"
-	if secure && a.Family == useragent.FamilyEdgeLegacy {
-		ae = "gzip, deflate, br"
-	}
-	h.add("accept-encoding", ae)
+	h.add("accept-encoding", acceptEncoding(secure && a.Family == useragent.FamilyEdgeLegacy, false))
 	if method == "POST" {
 		h.add("content-type", "application/json")
 		h.add("content-length", strconv.Itoa(20+r.IntN(400)))
