@@ -111,9 +111,7 @@ func (s *Server) engine(name string, sessions *session.Manager, store reputation
 			return nil, err
 		}
 		e.Start()
-		s.closers = append(s.closers, e.Close)
-		s.reloaders = append(s.reloaders, reloader{"verified", e.Reload})
-		return e, nil
+		return s.owned(name, e), nil
 	case "network":
 		if !cfg.Network.Enabled {
 			return nil, nil
@@ -122,9 +120,7 @@ func (s *Server) engine(name string, sessions *session.Manager, store reputation
 		if err != nil {
 			return nil, err
 		}
-		s.closers = append(s.closers, e.Close)
-		s.reloaders = append(s.reloaders, reloader{"network", e.Reload})
-		return e, nil
+		return s.owned(name, e), nil
 	case "ml":
 		if !cfg.ML.Enabled {
 			return nil, nil
@@ -132,6 +128,21 @@ func (s *Server) engine(name string, sessions *session.Manager, store reputation
 		return ml.New(cfg.ML, log, s.reg)
 	}
 	return nil, fmt.Errorf("unknown engine")
+}
+
+// fileEngine is an engine that reads files (range snapshots, MMDBs): the
+// server re-reads them on Reload (SIGHUP) and closes it after the drain.
+type fileEngine interface {
+	detect.Engine
+	Reload() error
+	Close() error
+}
+
+// owned hands e's Reload and Close to the server and returns e.
+func (s *Server) owned(name string, e fileEngine) detect.Engine {
+	s.closers = append(s.closers, e.Close)
+	s.reloaders = append(s.reloaders, reloader{name, e.Reload})
+	return e
 }
 
 // wireAnalysis mounts the ALS receiver and starts the behavioural analysis
