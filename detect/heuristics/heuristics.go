@@ -22,6 +22,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/heuristics/useragent"
+	"github.com/botwarden/botwarden/internal/promreg"
 )
 
 // Config configures the engine. The zero value is not useful; start from
@@ -131,14 +132,8 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Engine, er
 		Namespace: "botwarden", Subsystem: "heuristics", Name: "detections_total",
 		Help: "Heuristic detections that fired, by detection name.",
 	}, []string{"detection"})
-	if reg != nil {
-		if err := reg.Register(e.hits); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("heuristics: register metrics: %w", err)
-			}
-			e.hits = are.ExistingCollector.(*prometheus.CounterVec)
-		}
+	if e.hits, err = promreg.Register(reg, e.hits); err != nil {
+		return nil, fmt.Errorf("heuristics: %w", err)
 	}
 	e.LoadTime = time.Since(start)
 	log.Info().Str("uadb", db.Stats()).Dur("load", e.LoadTime).Msg("heuristics engine ready")

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/internal/promreg"
 )
 
 //go:embed model.json
@@ -110,14 +110,9 @@ func newEngine(cfg Config, m *Model, log zerolog.Logger, reg prometheus.Register
 		Help:    "Scores proposed by the per-request model.",
 		Buckets: []float64{2, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99},
 	})
-	if reg != nil {
-		if err := reg.Register(e.scored); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("ml: register metrics: %w", err)
-			}
-			e.scored = are.ExistingCollector.(prometheus.Histogram)
-		}
+
+	if e.scored, err = promreg.Register(reg, e.scored); err != nil {
+		return nil, fmt.Errorf("ml: %w", err)
 	}
 	log.Info().Str("model", m.Version).Int("features", NumFeatures).Msg("ml engine ready")
 	return e, nil

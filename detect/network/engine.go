@@ -26,6 +26,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/ranges"
+	"github.com/botwarden/botwarden/internal/promreg"
 )
 
 // Tags this engine adds.
@@ -137,15 +138,9 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Engine, er
 		Name: "botwarden_network_mmdb_errors_total",
 		Help: "MMDB lookups that failed to decode (the request kept its other network signals).",
 	})
-	if reg != nil {
-		if err := reg.Register(e.errs); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if c, ok := are.ExistingCollector.(prometheus.Counter); ok {
-					e.errs = c
-				}
-			}
-		}
+	var err error
+	if e.errs, err = promreg.Register(reg, e.errs); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
 	}
 	hosting, err := parseASNList(hostingASNText)
 	if err != nil {

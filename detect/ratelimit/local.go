@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/botwarden/botwarden/internal/promreg"
 	"github.com/rs/zerolog"
 )
 
@@ -114,8 +116,8 @@ func NewLocal(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Local
 	}, func() float64 { return float64(l.Len()) })
 	if reg != nil {
 		var err error
-		if evictions, err = registerVec(reg, evictions); err != nil {
-			return nil, err
+		if evictions, err = promreg.Register(reg, evictions); err != nil {
+			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
 		// The gauge reads this instance; a second limiter on the same
 		// registry keeps the first one's gauge rather than failing.
@@ -126,21 +128,6 @@ func NewLocal(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Local
 	l.evictIdle = evictions.WithLabelValues("idle")
 	l.evictCapacity = evictions.WithLabelValues("capacity")
 	return l, nil
-}
-
-// registerVec registers c, or returns the collector already registered under
-// the same name (two limiters in one process share their counters).
-func registerVec(reg prometheus.Registerer, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing, nil
-			}
-		}
-		return nil, fmt.Errorf("ratelimit metrics: %w", err)
-	}
-	return c, nil
 }
 
 // Allow takes one token from key's bucket under limit. It never returns an

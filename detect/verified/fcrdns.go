@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/botwarden/botwarden/internal/promreg"
 )
 
 // Resolver is the part of *net.Resolver forward-confirmed reverse DNS needs.
@@ -302,27 +304,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"outcome"}),
 	}
 	if reg != nil {
-		m.lookups = register(reg, m.lookups)
-		m.lookupSeconds = register(reg, m.lookupSeconds)
-		m.queued = register(reg, m.queued)
-		m.dropped = register(reg, m.dropped)
-		m.cacheHits = register(reg, m.cacheHits)
-		m.cacheEntries = register(reg, m.cacheEntries)
-		m.verdicts = register(reg, m.verdicts)
+		m.lookups = promreg.MustRegister(reg, m.lookups)
+		m.lookupSeconds = promreg.MustRegister(reg, m.lookupSeconds)
+		m.queued = promreg.MustRegister(reg, m.queued)
+		m.dropped = promreg.MustRegister(reg, m.dropped)
+		m.cacheHits = promreg.MustRegister(reg, m.cacheHits)
+		m.cacheEntries = promreg.MustRegister(reg, m.cacheEntries)
+		m.verdicts = promreg.MustRegister(reg, m.verdicts)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// the same name (a second engine in one process shares the series).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
