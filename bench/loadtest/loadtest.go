@@ -79,6 +79,10 @@ type Report struct {
 	Config    Config
 	Baseline  Result
 	Botwarden Result
+	// Canned is a do-nothing server that sends, for each request, the answer
+	// botwarden gave it before the run: the cost of botwarden's answers on
+	// the wire (headers, cookie, metadata, block pages) without deciding.
+	Canned Result
 }
 
 // ThroughputRatio is botwarden's throughput over the baseline's (target ≥ 0.8).
@@ -105,12 +109,14 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests\n",
 		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests))
 	fmt.Fprintf(w, "%-10s %9s %7s %10s %10s %10s %8s %8s\n", "target", "requests", "errors", "req/s", "p50", "p99", "allowed", "denied")
-	for _, res := range []Result{r.Baseline, r.Botwarden} {
+	for _, res := range []Result{r.Baseline, r.Canned, r.Botwarden} {
 		fmt.Fprintf(w, "%-10s %9d %7d %10.0f %10s %10s %8d %8d\n", res.Name, res.Requests, res.Errors, res.Throughput(),
 			res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), res.Allowed, res.Denied)
 	}
 	fmt.Fprintf(w, "botwarden / do-nothing: throughput %.2fx (target >= 0.80x: %s), p50 %.2fx, p99 %.2fx (target <= 2.00x: %s)\n",
 		r.ThroughputRatio(), verdict(r.ThroughputRatio() >= 0.8), r.P50Ratio(), r.P99Ratio(), verdict(r.P99Ratio() <= 2))
+	fmt.Fprintf(w, "answers alone (canned / do-nothing): throughput %.2fx; deciding (botwarden / canned): throughput %.2fx\n",
+		ratio(r.Canned.Throughput(), r.Baseline.Throughput()), ratio(r.Botwarden.Throughput(), r.Canned.Throughput()))
 }
 
 func verdict(ok bool) string {
@@ -132,7 +138,35 @@ func (Noop) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse,
 	return okResponse, nil
 }
 
-// Run starts both servers on 127.0.0.1, drives them, stops them and
+// Canned answers each request with a response recorded from botwarden
+// before the run, keyed by the request's stream id, without deciding
+// anything; requests it has no answer for get the plain OK.
+type Canned struct {
+	authv3.UnimplementedAuthorizationServer
+	byID map[string]*authv3.CheckResponse
+}
+
+// Record asks srv once for every request and keeps the answers.
+func Record(ctx context.Context, srv authv3.AuthorizationServer, reqs []*authv3.CheckRequest) (*Canned, error) {
+	c := &Canned{byID: make(map[string]*authv3.CheckResponse, len(reqs))}
+	for _, r := range reqs {
+		resp, err := srv.Check(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: record answer: %w", err)
+		}
+		c.byID[r.GetAttributes().GetRequest().GetHttp().GetId()] = resp
+	}
+	return c, nil
+}
+
+func (c *Canned) Check(_ context.Context, r *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	if resp, ok := c.byID[r.GetAttributes().GetRequest().GetHttp().GetId()]; ok {
+		return resp, nil
+	}
+	return okResponse, nil
+}
+
+// Run starts the servers on 127.0.0.1, drives them, stops them and
 // reports. It returns early with what it has if ctx ends.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Concurrency < 1 || cfg.Conns < 1 || cfg.Rounds < 1 || cfg.Phase <= 0 {
@@ -152,7 +186,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("loadtest: %w", err)
 	}
-	targets := []*target{{name: "do-nothing", srv: Noop{}}, {name: "botwarden", srv: bw}}
+	canned, err := Record(ctx, bw, cfg.Requests)
+	if err != nil {
+		return Report{}, err
+	}
+	targets := []*target{{name: "do-nothing", srv: Noop{}}, {name: "canned", srv: canned}, {name: "botwarden", srv: bw}}
 	for _, t := range targets {
 		if err := t.start(cfg.Conns); err != nil {
 			for _, t := range targets {
@@ -173,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			t.drive(ctx, cfg, cfg.Phase, true)
 		}
 	}
-	return Report{Config: cfg, Baseline: targets[0].result(), Botwarden: targets[1].result()}, ctx.Err()
+	return Report{Config: cfg, Baseline: targets[0].result(), Canned: targets[1].result(), Botwarden: targets[2].result()}, ctx.Err()
 }
 
 // target is one gRPC server under load and what was measured against it.
