@@ -82,7 +82,10 @@ func TestBootstrapsBotwardenChain(t *testing.T) {
 			if mutation < 0 || authz < 0 || router != len(names)-1 || mutation > authz {
 				t.Fatalf("filter order %v: want header_mutation before ext_authz, router last", names)
 			}
-			checkStripList(t, FindAll[*headermutationv3.HeaderMutation](b))
+			// A config with a TLS inspector has a ClientHello to fingerprint,
+			// so it sets the JA4 header; one without only strips it.
+			tlsEdge := len(FindAll[*tlsinspectorv3.TlsInspector](b)) > 0
+			checkStripList(t, FindAll[*headermutationv3.HeaderMutation](b), tlsEdge)
 
 			az := FindAll[*extauthzv3.ExtAuthz](b)
 			if len(az) != 1 {
@@ -146,8 +149,9 @@ func checkExtAuthz(t *testing.T, az *extauthzv3.ExtAuthz) {
 
 // checkStripList: every verdict header botwarden sets upstream is removed
 // from client requests by Envoy itself (fail-open would otherwise pass a
-// spoofed copy), and the JA4 header is removed before it is set.
-func checkStripList(t *testing.T, hms []*headermutationv3.HeaderMutation) {
+// spoofed copy), and, at a TLS edge (setsJA4), the JA4 header is removed
+// before it is set.
+func checkStripList(t *testing.T, hms []*headermutationv3.HeaderMutation, setsJA4 bool) {
 	t.Helper()
 	if len(hms) != 1 {
 		t.Fatalf("want 1 header_mutation, got %d", len(hms))
@@ -171,7 +175,10 @@ func checkStripList(t *testing.T, hms []*headermutationv3.HeaderMutation) {
 			t.Errorf("header_mutation does not remove client-sent %s", h)
 		}
 	}
-	if setJA4 >= 0 && removed[detect.HeaderJA4] > setJA4 {
+	switch {
+	case setsJA4 && setJA4 < 0:
+		t.Errorf("a TLS edge must set %s from %%TLS_JA4_FINGERPRINT%%", detect.HeaderJA4)
+	case setsJA4 && removed[detect.HeaderJA4] > setJA4:
 		t.Error("the JA4 header must be removed before it is set")
 	}
 }
