@@ -239,7 +239,11 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, opts ...Opti
 				}
 			}
 		}
-		e.dns = newFCrDNS(res, domains, cfg.DNS, o.now, e.m)
+		dns, err := newFCrDNS(res, domains, cfg.DNS, o.now, e.m)
+		if err != nil {
+			return nil, err
+		}
+		e.dns = dns
 	}
 	return e, nil
 }

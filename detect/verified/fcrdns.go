@@ -3,12 +3,14 @@ package verified
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/botwarden/botwarden/internal/promreg"
@@ -73,7 +75,7 @@ type fcrdns struct {
 	m       *metrics
 
 	mu      sync.Mutex
-	cache   *lru[netip.Addr, dnsResult]
+	cache   *simplelru.LRU[netip.Addr, cachedResult] // unlocked LRU: mu guards it
 	pending map[netip.Addr]struct{}
 
 	queue       chan netip.Addr
@@ -86,15 +88,40 @@ type fcrdns struct {
 	outstanding int // queued or running lookups (under mu), for settle
 }
 
-func newFCrDNS(res Resolver, domains []string, cfg DNSConfig, now func() time.Time, m *metrics) *fcrdns {
+// cachedResult is a cached answer with its own expiry: confirmed names,
+// definite failures and resolver errors live for different lifetimes.
+type cachedResult struct {
+	r   dnsResult
+	exp time.Time
+}
+
+func newFCrDNS(res Resolver, domains []string, cfg DNSConfig, now func() time.Time, m *metrics) (*fcrdns, error) {
+	cache, err := simplelru.NewLRU[netip.Addr, cachedResult](cfg.CacheSize, nil)
+	if err != nil {
+		return nil, fmt.Errorf("verified.dns.cache_size: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &fcrdns{
 		res: res, domains: domains, cfg: cfg, now: now, m: m,
-		cache:   newLRU[netip.Addr, dnsResult](cfg.CacheSize),
+		cache:   cache,
 		pending: map[netip.Addr]struct{}{},
 		queue:   make(chan netip.Addr, cfg.QueueSize),
 		ctx:     ctx, cancel: cancel,
+	}, nil
+}
+
+// cached returns the live cached answer for ip; an expired one is removed.
+// The caller holds mu.
+func (f *fcrdns) cached(ip netip.Addr) (dnsResult, bool) {
+	c, ok := f.cache.Get(ip)
+	if !ok {
+		return dnsResult{}, false
 	}
+	if !f.now().Before(c.exp) {
+		f.cache.Remove(ip)
+		return dnsResult{}, false
+	}
+	return c.r, true
 }
 
 // start launches the workers (idempotent; no-op after stop).
@@ -140,7 +167,7 @@ func (f *fcrdns) work() {
 func (f *fcrdns) lookup(ip netip.Addr) dnsResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r, ok := f.cache.get(ip, f.now()); ok {
+	if r, ok := f.cached(ip); ok {
 		f.m.cacheHits.Inc()
 		return r
 	}
@@ -163,7 +190,7 @@ func (f *fcrdns) lookup(ip netip.Addr) dnsResult {
 // goroutine. For offline tools (replay, eval), never for the hot path.
 func (f *fcrdns) lookupSync(ctx context.Context, ip netip.Addr) dnsResult {
 	f.mu.Lock()
-	r, ok := f.cache.get(ip, f.now())
+	r, ok := f.cached(ip)
 	f.mu.Unlock()
 	if ok {
 		return r
@@ -208,8 +235,8 @@ func (f *fcrdns) resolveAndStore(ctx context.Context, ip netip.Addr) dnsResult {
 	}
 	f.mu.Lock()
 	delete(f.pending, ip)
-	f.cache.put(ip, r, f.now().Add(ttl))
-	f.m.cacheEntries.Set(float64(f.cache.len()))
+	f.cache.Add(ip, cachedResult{r: r, exp: f.now().Add(ttl)})
+	f.m.cacheEntries.Set(float64(f.cache.Len()))
 	f.mu.Unlock()
 	return r
 }
