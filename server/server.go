@@ -42,6 +42,7 @@ type Server struct {
 
 	grpcLis, httpLis net.Listener
 	ready            atomic.Bool
+	unary            atomic.Int64 // unary RPCs (Checks) in flight
 
 	// background tasks run for the life of Serve; closers run after drain;
 	// reloaders re-read files (policy, range snapshots) on Reload.
@@ -84,6 +85,7 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.Server.MaxRecvMsgBytes),
+		grpc.ChainUnaryInterceptor(s.countUnary),
 		grpc.MaxConcurrentStreams(cfg.Server.MaxConcurrentStreams),
 		// Envoy keeps its connections to ext_authz and ALS open and pings
 		// them; allow it, but drop dead peers.
@@ -198,8 +200,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	return serveErr
 }
 
-// shutdown stops accepting, drains in-flight requests for the grace period,
-// then cuts what is left (long-lived ALS streams never end on their own).
+// shutdown stops accepting, drains in-flight checks for up to the grace
+// period, then cuts what is left: Envoy's ALS streams never end on their own
+// (Envoy keeps them open and reconnects, to another replica, when they are
+// cut; the log is lossy by design), so waiting for them would always cost the
+// whole grace period. Background work (analysis, policy watcher) stops last,
+// after the last entry has been handed over.
 func (s *Server) shutdown(stopBackground context.CancelFunc) {
 	s.ready.Store(false)
 	s.health.Shutdown()
@@ -208,22 +214,44 @@ func (s *Server) shutdown(stopBackground context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 
-	// Stream handlers (ALS) watch the background context and return, which
-	// lets GracefulStop finish once unary Checks have drained.
-	stopBackground()
 	done := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(done) }()
+	go func() { s.grpc.GracefulStop(); close(done) }() // refuses new RPCs from here on
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("http drain cut short")
 	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.log.Warn().Msg("grpc drain cut short")
-		s.grpc.Stop()
-		<-done
+	if !s.unaryDrained(ctx, done) {
+		s.log.Warn().Int64("in_flight", s.unary.Load()).Msg("grpc drain cut short")
 	}
+	s.grpc.Stop() // ends the remaining streams; a no-op if GracefulStop finished
+	<-done
+	stopBackground()
 	s.log.Info().Msg("stopped")
+}
+
+// unaryDrained waits until no unary RPC (Check) is in flight, GracefulStop
+// has finished, or ctx ends; it reports whether the checks drained.
+func (s *Server) unaryDrained(ctx context.Context, stopped <-chan struct{}) bool {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stopped:
+			return true
+		case <-ctx.Done():
+			return s.unary.Load() == 0
+		case <-tick.C:
+			if s.unary.Load() == 0 {
+				return true
+			}
+		}
+	}
+}
+
+// countUnary keeps s.unary, the number of unary RPCs in flight, for the drain.
+func (s *Server) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	s.unary.Add(1)
+	defer s.unary.Add(-1)
+	return handler(ctx, req)
 }
 
 func (s *Server) close() {
