@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/detect/heuristics/useragent"
 )
 
 // Anomaly features, learned per host.
@@ -153,16 +154,21 @@ func (c *classifier) anomalyFeatures(o *obs, api bool) {
 // must be fast and never block (an in-memory database).
 type IPInfoFunc func(netip.Addr) detect.IPInfo
 
-// UAFamily reduces a user agent to its family: the browser, or the client
-// library or crawler name.
+// UAFamily reduces a user agent to its family: the browser it claims (as
+// useragent.Parse names it, "mozilla-other" for an unlisted Mozilla/
+// browser), or the client library, "crawler", "empty" or "other". The
+// library and crawler buckets are this package's own: useragent only knows
+// browsers.
 func UAFamily(ua string) string {
-	l := strings.ToLower(ua)
-	switch {
-	case l == "":
+	if ua == "" {
 		return "empty"
-	case strings.Contains(l, "headlesschrome"):
-		return "headless-chrome"
-	case strings.Contains(l, "bot") || strings.Contains(l, "crawler") || strings.Contains(l, "spider"):
+	}
+	a := useragent.Parse(ua)
+	if a.Family == useragent.FamilyHeadless {
+		return a.Family.String()
+	}
+	l := strings.ToLower(ua)
+	if strings.Contains(l, "bot") || strings.Contains(l, "crawler") || strings.Contains(l, "spider") {
 		return "crawler"
 	}
 	for _, lib := range []string{"curl/", "wget/", "python-requests", "python-urllib", "aiohttp", "scrapy", "go-http-client", "java/", "okhttp", "node-fetch", "axios", "libwww-perl", "httrack"} {
@@ -170,19 +176,11 @@ func UAFamily(ua string) string {
 			return strings.TrimSuffix(lib, "/")
 		}
 	}
-	switch {
-	case strings.Contains(l, "edg/"):
-		return "edge"
-	case strings.Contains(l, "opr/"):
-		return "opera"
-	case strings.Contains(l, "firefox/"):
-		return "firefox"
-	case strings.Contains(l, "chrome/") || strings.Contains(l, "crios/"):
-		return "chrome"
-	case strings.Contains(l, "safari/"):
-		return "safari"
-	case strings.HasPrefix(l, "mozilla/"):
+	switch a.Family {
+	case useragent.FamilyUnknown:
+		return "other"
+	case useragent.FamilyOther:
 		return "mozilla-other"
 	}
-	return "other"
+	return a.Family.String()
 }
