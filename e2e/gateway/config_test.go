@@ -96,6 +96,9 @@ func TestRenderForEnvoy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Counted before rendering, so a render that drops the TLS
+			// contexts cannot pass the certificate check by having none.
+			tlsContexts := len(envoy.FindAll[*tlsv3.DownstreamTlsContext](b))
 			dir := t.TempDir()
 			if err := renderForEnvoy(b, opts, dir); err != nil {
 				t.Fatal(err)
@@ -108,7 +111,11 @@ func TestRenderForEnvoy(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rendered config does not validate: %v", err)
 			}
-			for _, sa := range envoy.FindAll[*corev3.SocketAddress](b2) {
+			addrs := envoy.FindAll[*corev3.SocketAddress](b2)
+			if len(addrs) == 0 {
+				t.Fatal("no socket addresses in the rendered config")
+			}
+			for _, sa := range addrs {
 				if sa.GetAddress() != "127.0.0.1" {
 					t.Errorf("address %s left in the rendered config", sa.GetAddress())
 				}
@@ -124,7 +131,11 @@ func TestRenderForEnvoy(t *testing.T) {
 			if len(als) != 2 || als[1].GetCommonConfig().GetGrpcService().GetEnvoyGrpc().GetClusterName() != tapCluster {
 				t.Errorf("want the config's ALS plus the tap, got %d", len(als))
 			}
-			for _, tc := range envoy.FindAll[*tlsv3.DownstreamTlsContext](b2) {
+			tcs := envoy.FindAll[*tlsv3.DownstreamTlsContext](b2)
+			if len(tcs) != tlsContexts {
+				t.Errorf("%d TLS contexts rendered, the config has %d", len(tcs), tlsContexts)
+			}
+			for _, tc := range tcs {
 				crt := tc.GetCommonTlsContext().GetTlsCertificates()[0].GetCertificateChain().GetFilename()
 				if _, err := os.Stat(crt); err != nil {
 					t.Errorf("certificate %s: %v", crt, err)
