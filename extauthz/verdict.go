@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/botwarden/botwarden/detect"
 )
 
@@ -64,7 +66,7 @@ func spoofed(h detect.Headers, set []header) []string {
 	var out []string
 next:
 	for k := range h {
-		if !detect.Reserved(k) || !isToken(k) {
+		if !detect.Reserved(k) || !httpguts.ValidHeaderFieldName(k) {
 			continue // a name that is not a token cannot be a real header
 		}
 		for _, s := range set {
@@ -75,20 +77,6 @@ next:
 		out = append(out, k)
 	}
 	return out
-}
-
-// isToken reports whether s is an RFC 9110 token (a valid header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func joinInts(ids []int) string {
