@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/token"
 )
@@ -74,7 +76,8 @@ func DefaultConfig() Config {
 // Validate reports every invalid field by its name.
 func (c Config) Validate() error {
 	var errs []error
-	if c.CookieName == "" || !validCookieName(c.CookieName) {
+	// An RFC 6265 cookie-name is an RFC 9110 token, as a header name is.
+	if !httpguts.ValidHeaderFieldName(c.CookieName) {
 		errs = append(errs, fmt.Errorf("cookie_name: %q is not a valid cookie name", c.CookieName))
 	}
 	if strings.ContainsAny(c.Domain, " \t;,\"") {
@@ -104,17 +107,6 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// validCookieName accepts an RFC 6265 token.
-func validCookieName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b <= ' ' || b >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", b) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func sameSite(s string) (http.SameSite, error) {
