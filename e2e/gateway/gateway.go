@@ -21,7 +21,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -144,15 +143,6 @@ func DefaultConfig() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// Start starts the real Envoy when envoyBin is set (usually
-// os.Getenv("ENVOY_BIN")), the in-repo gateway otherwise.
-func Start(ctx context.Context, envoyBin string, opts Options) (Gateway, error) {
-	if envoyBin != "" {
-		return StartEnvoy(ctx, envoyBin, opts)
-	}
-	return StartInRepo(opts)
 }
 
 // loadConfig reads and validates the bootstrap, then applies the overrides.
