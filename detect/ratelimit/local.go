@@ -59,6 +59,9 @@ func (c Config) Validate() error {
 // Taking a token moves full forward by T; a bucket whose full time has
 // passed holds B tokens and can be forgotten. This keeps a bucket at one
 // int64, needs no floating point and no background refill.
+// golang.org/x/time/rate is not used: its Limiter is 80 bytes per key (a
+// mutex, a fixed limit, float tokens, two time.Time) against the one int64
+// here, and the limit here comes with each call under a shared shard lock.
 type Local struct {
 	shards   []shard
 	mask     uint64
