@@ -4,10 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,12 +61,7 @@ func (g *InRepo) newStream(r *http.Request) (*Stream, *LocalReply) {
 		Header{":scheme", scheme},
 	)
 	// Go keeps headers in a map; wire order is lost (Envoy would keep it).
-	names := make([]string, 0, len(r.Header))
-	for k := range r.Header {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
 		lk := strings.ToLower(k)
 		if strings.Contains(lk, "_") {
 			switch g.plan.hcm.underscores {

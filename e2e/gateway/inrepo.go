@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -467,12 +467,7 @@ func (g *InRepo) forward(w http.ResponseWriter, r *http.Request, s *Stream, idx 
 	}
 	defer resp.Body.Close()
 	h := NewHeaderMap(Header{":status", strconv.Itoa(resp.StatusCode)})
-	keys := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
 		lk := strings.ToLower(k)
 		if slices.Contains(hopByHop, lk) {
 			continue
