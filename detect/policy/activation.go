@@ -221,7 +221,10 @@ func (m headerMap) Contains(key ref.Val) ref.Val {
 }
 
 // parseCookies splits a Cookie header into name → value (first wins, quotes
-// removed). Malformed pairs are skipped.
+// removed). Malformed pairs are skipped. Not net/http's parser: ParseCookie
+// rejects the whole header over one bad pair and Request.Cookies drops
+// values with non-ASCII bytes, while rules see what detect.Request.Cookie
+// sees.
 func parseCookies(h string) map[string]string {
 	out := map[string]string{}
 	for h != "" {

@@ -154,7 +154,8 @@ func (m *Manager) ReadRequest(r *detect.Request) (token.Claims, error) {
 const maxCookieTries = 4
 
 // cookieValues yields the non-empty values of cookie name in a Cookie
-// header, at most maxCookieTries of them.
+// header, at most maxCookieTries of them. It splits pairs as
+// detect.Request.Cookie does, which returns only the first.
 func cookieValues(header, name string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		n := 0
