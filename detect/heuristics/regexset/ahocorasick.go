@@ -1,159 +1,59 @@
 package regexset
 
-// automaton is a byte-level Aho-Corasick automaton compiled to a dense DFA
-// over an alphabet of byte classes: every byte that occurs in no literal
-// shares class 0, so the transition table stays small (states × classes)
-// and one scan costs one table lookup per input byte.
+import ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
+// automaton is the literal prefilter, built on petar-dambovaliev/aho-corasick
+// (a port of Rust's aho-corasick crate) with standard match semantics, the
+// only kind that reports overlapping matches: the prefilter needs every
+// pattern whose literal occurs anywhere, not the leftmost-longest hits. The
+// DFA form costs memory but keeps a scan at one table lookup per input byte.
 type automaton struct {
-	class    [256]uint16
-	nclass   int
-	delta    []int32 // state*nclass + class -> next state
-	out      []int32 // per state: index into outs of its first output, -1 for none
-	outs     []output
-	outCount int
-}
-
-// output is a linked list of literal hits ending in a state (its own
-// literals, then those of its dictionary-suffix states).
-type output struct {
-	pattern int32 // index of the pattern the literal belongs to
-	next    int32 // next output index, -1 at the end
-}
-
-type trieNode struct {
-	next     map[byte]int32
-	fail     int32
-	patterns []int32
+	ac    ahocorasick.AhoCorasick
+	owner []int32 // literal index -> pattern index
+	bytes int     // upper bound of the DFA's transition table, see size
 }
 
 // newAutomaton builds the automaton for literals (folded); owner[i] is the
-// pattern literal i belongs to.
+// pattern literal i belongs to. Duplicate literals stay separate entries,
+// each reported with its own index.
 func newAutomaton(literals []string, owner []int32) *automaton {
-	a := &automaton{}
-	// Byte classes: class 0 for bytes no literal uses.
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: true})
+	a := &automaton{ac: b.Build(literals), owner: owner}
+	// The library does not report its size. Its DFA has at most one state
+	// per literal byte plus three (fail, dead, start), an alphabet of byte
+	// classes split at each byte the literals use (at most 2n+1 classes for
+	// n distinct bytes), and one 8-byte state ID per state and class.
+	var used [256]bool
+	states, distinct := 3, 0
 	for _, lit := range literals {
+		states += len(lit)
 		for i := 0; i < len(lit); i++ {
-			b := lit[i]
-			if a.class[b] == 0 {
-				a.nclass++
-				a.class[b] = uint16(a.nclass)
+			if !used[lit[i]] {
+				used[lit[i]] = true
+				distinct++
 			}
 		}
 	}
-	a.nclass++ // include class 0
-
-	nodes := []trieNode{{next: map[byte]int32{}}}
-	for li, lit := range literals {
-		s := int32(0)
-		for i := 0; i < len(lit); i++ {
-			n, ok := nodes[s].next[lit[i]]
-			if !ok {
-				n = int32(len(nodes))
-				nodes = append(nodes, trieNode{next: map[byte]int32{}})
-				nodes[s].next[lit[i]] = n
-			}
-			s = n
-		}
-		nodes[s].patterns = append(nodes[s].patterns, owner[li])
-	}
-
-	// Breadth-first: failure links and the dense transition table.
-	a.delta = make([]int32, len(nodes)*a.nclass)
-	a.out = make([]int32, len(nodes))
-	dictLink := make([]int32, len(nodes)) // nearest proper suffix state with outputs, -1 none
-	for i := range dictLink {
-		dictLink[i] = -1
-	}
-	queue := make([]int32, 0, len(nodes))
-	for b := 0; b < 256; b++ {
-		c := a.class[b]
-		if c == 0 {
-			continue
-		}
-		if n, ok := nodes[0].next[byte(b)]; ok {
-			a.delta[int(c)] = n
-			nodes[n].fail = 0
-			queue = append(queue, n)
-		}
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		f := nodes[s].fail
-		if len(nodes[f].patterns) > 0 {
-			dictLink[s] = f
-		} else {
-			dictLink[s] = dictLink[f]
-		}
-		for b := 0; b < 256; b++ {
-			c := int(a.class[b])
-			if c == 0 {
-				continue
-			}
-			if n, ok := nodes[s].next[byte(b)]; ok {
-				nodes[n].fail = a.delta[int(f)*a.nclass+c]
-				a.delta[int(s)*a.nclass+c] = n
-				queue = append(queue, n)
-			} else {
-				a.delta[int(s)*a.nclass+c] = a.delta[int(f)*a.nclass+c]
-			}
-		}
-	}
-
-	// Outputs: each state's own patterns, chained to its dictionary suffix.
-	for s := range nodes {
-		a.out[s] = -1
-	}
-	// Process in BFS order so dictionary-suffix chains already exist.
-	order := make([]int32, 0, len(nodes))
-	order = append(order, 0)
-	for i := 0; i < len(order); i++ {
-		s := order[i]
-		for b := 0; b < 256; b++ {
-			if n, ok := nodes[s].next[byte(b)]; ok {
-				order = append(order, n)
-			}
-		}
-	}
-	for _, s := range order {
-		tail := int32(-1)
-		if d := dictLink[s]; d >= 0 {
-			tail = a.out[d]
-		}
-		head := tail
-		for i := len(nodes[s].patterns) - 1; i >= 0; i-- {
-			a.outs = append(a.outs, output{pattern: nodes[s].patterns[i], next: head})
-			head = int32(len(a.outs) - 1)
-		}
-		a.out[s] = head
-	}
+	a.bytes = states*min(2*distinct+1, 256)*8 + len(owner)*4
 	return a
 }
 
 // scan feeds folded input through the automaton and calls hit for every
 // literal occurrence's pattern (possibly several times for one pattern).
 func (a *automaton) scan(folded []byte, hit func(pattern int32)) {
-	s := int32(0)
-	for _, b := range folded {
-		s = a.delta[int(s)*a.nclass+int(a.class[b])]
-		for o := a.out[s]; o >= 0; o = a.outs[o].next {
-			hit(a.outs[o].pattern)
-		}
+	it := a.ac.IterOverlappingByte(folded)
+	for m := it.Next(); m != nil; m = it.Next() {
+		hit(a.owner[m.Pattern()])
 	}
 }
 
 // scanPos is scan that also passes the index of the literal's last byte.
 func (a *automaton) scanPos(folded []byte, hit func(pattern int32, end int)) {
-	s := int32(0)
-	for i, b := range folded {
-		s = a.delta[int(s)*a.nclass+int(a.class[b])]
-		for o := a.out[s]; o >= 0; o = a.outs[o].next {
-			hit(a.outs[o].pattern, i)
-		}
+	it := a.ac.IterOverlappingByte(folded)
+	for m := it.Next(); m != nil; m = it.Next() {
+		hit(a.owner[m.Pattern()], m.End()-1) // End is exclusive
 	}
 }
 
-// size returns the approximate memory held by the automaton in bytes.
-func (a *automaton) size() int {
-	return len(a.delta)*4 + len(a.out)*4 + len(a.outs)*8 + 256
-}
+// size returns an upper bound of the memory held by the automaton in bytes.
+func (a *automaton) size() int { return a.bytes }
