@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"time"
 )
@@ -182,16 +183,9 @@ func BindPrefix(ip netip.Addr, v4bits, v6bits int) netip.Prefix {
 // platforms (the Wasm filter must compute the same value), and only ever
 // compared inside an authenticated token, so it need not be cryptographic.
 func UAHash(ua string) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for i := 0; i < len(ua); i++ {
-		h ^= uint64(ua[i])
-		h *= prime
-	}
-	return h
+	h := fnv.New64a()
+	h.Write([]byte(ua)) // never fails; neither the hash nor the copy escapes
+	return h.Sum64()
 }
 
 // Key is one AES-256 key of the ring.
