@@ -4,9 +4,22 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/botwarden/botwarden/detect/ml"
 )
+
+func mustOpen(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
 
 func TestCommands(t *testing.T) {
 	dir := t.TempDir()
@@ -19,6 +32,16 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(badPolicy, []byte("policy:\n  file: "+filepath.Join(dir, "policy.yaml")+"\n"), 0o600)
 	logs := filepath.Join(dir, "access.log")
 	os.WriteFile(logs, []byte(`203.0.113.9 - - [21/Nov/2026:10:00:00 +0000] "GET /p/1 HTTP/1.1" 200 512 "-" "curl/8.5.0"`+"\n"), 0o600)
+
+	// A tiny labelled set: browsers with their headers, scripts without.
+	var train strings.Builder
+	for i := range 20 {
+		train.WriteString(`{"method":"GET","scheme":"https","path":"/p","protocol":"HTTP/2","label":"human","headers":{"user-agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36","accept":"text/html","accept-language":"en","sec-ch-ua":"\"Chromium\";v=\"142\"","sec-fetch-mode":"navigate"}}` + "\n")
+		train.WriteString(`{"method":"GET","scheme":"https","path":"/p","protocol":"HTTP/1.1","label":"bot","headers":{"user-agent":"python-requests/2.` + strconv.Itoa(i) + `","accept":"*/*"}}` + "\n")
+	}
+	examples := filepath.Join(dir, "train.jsonl")
+	os.WriteFile(examples, []byte(train.String()), 0o600)
+	model := filepath.Join(dir, "model.json")
 
 	tests := []struct {
 		args     []string
@@ -35,6 +58,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"replay", logs}, 0, ""},
 		{[]string{"update-ranges", "-list"}, 0, "developers.google.com"},
 		{[]string{"detections"}, 0, "spoofed bot"},
+		{[]string{"train", "-out", model, "-eval", examples, "-epochs", "50", examples}, 0, "held-out"},
+		{[]string{"train", bad}, 1, "train"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{nil, 2, "usage"},
 	}
@@ -46,6 +71,11 @@ func TestCommands(t *testing.T) {
 			all := out.String() + errb.String()
 			if code != tt.code || !strings.Contains(all, tt.contains) {
 				t.Fatalf("exit %d (want %d), output:\n%s", code, tt.code, all)
+			}
+			if len(tt.args) > 0 && tt.args[0] == "train" && code == 0 {
+				if _, err := ml.LoadModel(mustOpen(t, model)); err != nil {
+					t.Fatalf("trained model does not load: %v", err)
+				}
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -23,6 +24,7 @@ import (
 	"github.com/botwarden/botwarden/detect/ranges"
 	"github.com/botwarden/botwarden/detect/session"
 	"github.com/botwarden/botwarden/detect/verified"
+	"github.com/botwarden/botwarden/internal/atomicfile"
 	"github.com/botwarden/botwarden/replay"
 )
 
@@ -102,7 +104,11 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(stdout, "held-out %s: %s\n", *heldOut, b)
 	}
-	return writeAtomically(*out, model.Save)
+	var buf bytes.Buffer
+	if err := model.Save(&buf); err != nil {
+		return err
+	}
+	return atomicfile.Write(*out, buf.Bytes())
 }
 
 // updateRangesCmd refreshes the verified-bot and network range snapshot
@@ -194,31 +200,4 @@ func detectionsCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%6d  %-10s  %-28s  %s\n", e.ID, e.Engine, e.Name, e.Description)
 	}
 	return nil
-}
-
-// writeAtomically writes through a temporary file and renames it, so a
-// crash never leaves a half-written model behind.
-func writeAtomically(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".botwarden-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' {
-			return path[:i+1]
-		}
-	}
-	return "."
 }
