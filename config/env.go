@@ -14,6 +14,11 @@ const EnvPrefix = "BOTWARDEN_"
 
 // ApplyEnv sets fields from BOTWARDEN_* variables in env ("KEY=value"). An
 // unknown BOTWARDEN_ variable is an error, so a misspelt override is noticed.
+//
+// Names derive from the yaml tags, so every field of every package's section
+// gets its variable without a second tag; env libraries (caarlos0/env,
+// kelseyhightower/envconfig) need their own tag on each field and do not
+// reject unknown variables.
 func ApplyEnv(cfg *Config, env []string) error {
 	fields := map[string]reflect.Value{}
 	collect(reflect.ValueOf(cfg).Elem(), EnvPrefix, fields)
