@@ -1,7 +1,10 @@
 package ml
 
 import (
+	"fmt"
 	"strings"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/heuristics"
@@ -59,14 +62,53 @@ func FeatureNames() []string { return append([]string(nil), featureNames...) }
 // figures free of the lists' own fixtures.
 type extractor struct {
 	ja4 *heuristics.JA4Table
+	// uas caches what the features derive from the UA alone (the parse and
+	// the lower-cased word searches): real traffic repeats a few thousand
+	// UAs and the derivation costs more than the rest of the vector.
+	uas *lru.Cache[string, uaFacts]
 }
+
+// uaCacheSize bounds the cached UAs. A flood of unique UAs only costs the
+// miss path plus an eviction.
+const uaCacheSize = 4096
 
 func newExtractor() (*extractor, error) {
 	t, err := heuristics.NewJA4Table(heuristics.DefaultJA4)
 	if err != nil {
 		return nil, err
 	}
-	return &extractor{ja4: t}, nil
+	uas, err := lru.New[string, uaFacts](uaCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("ua cache: %w", err)
+	}
+	return &extractor{ja4: t, uas: uas}, nil
+}
+
+// uaFacts is what the features take from the user agent string alone.
+type uaFacts struct {
+	agent                  useragent.Agent
+	hasURL, hasEmail, bots bool
+}
+
+func deriveUAFacts(ua string) uaFacts {
+	lua := strings.ToLower(ua)
+	return uaFacts{
+		agent:    useragent.Parse(ua),
+		hasURL:   strings.Contains(lua, "http") || strings.Contains(lua, "www."),
+		hasEmail: strings.Contains(ua, "@") || strings.Contains(lua, "(at)"),
+		bots:     strings.Contains(lua, "bot") || strings.Contains(lua, "crawl") || strings.Contains(lua, "spider") || strings.Contains(lua, "scan") || strings.Contains(lua, "fetch"),
+	}
+}
+
+// uaFacts returns the cached facts for ua, deriving them on a miss. The key
+// is copied: the header string may be part of a large buffer.
+func (ex *extractor) uaFacts(ua string) uaFacts {
+	if f, ok := ex.uas.Get(ua); ok {
+		return f
+	}
+	f := deriveUAFacts(ua)
+	ex.uas.Add(strings.Clone(ua), f)
+	return f
 }
 
 // maxFeatureUA bounds the UA the features look at (the heuristics flag
@@ -90,16 +132,16 @@ func (ex *extractor) features(r *detect.Request, v *detect.Verdict, x []float64)
 	if len(ua) > maxFeatureUA {
 		ua = ua[:maxFeatureUA]
 	}
-	lua := strings.ToLower(ua)
-	a := useragent.Parse(ua)
+	uf := ex.uaFacts(ua)
+	a := uf.agent
 
 	set(ua == "")
 	set(ua != "" && !a.Mozilla)
 	set(ua != "" && len(ua) < 40)
 	set(len(ua) > 300)
-	set(strings.Contains(lua, "http") || strings.Contains(lua, "www."))
-	set(strings.Contains(ua, "@") || strings.Contains(lua, "(at)"))
-	set(strings.Contains(lua, "bot") || strings.Contains(lua, "crawl") || strings.Contains(lua, "spider") || strings.Contains(lua, "scan") || strings.Contains(lua, "fetch"))
+	set(uf.hasURL)
+	set(uf.hasEmail)
+	set(uf.bots)
 
 	f := a.Family
 	set(f == useragent.FamilyChrome)

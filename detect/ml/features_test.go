@@ -1,6 +1,7 @@
 package ml
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/botwarden/botwarden/detect"
@@ -51,5 +52,40 @@ func TestClassifyPath(t *testing.T) {
 		if got := classifyPath(p); got != want {
 			t.Errorf("classifyPath(%q) = %d, want %d", p, got, want)
 		}
+	}
+}
+
+// TestUAFactsCache holds a cached answer equal to a fresh derivation, and
+// the cache bounded, across more distinct UAs than it holds.
+func TestUAFactsCache(t *testing.T) {
+	ex, err := newExtractor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas := []string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:150.0) Gecko/20100101 Firefox/150.0",
+		"crawler (admin(at)example.org)",
+		"curl/8.5.0",
+	}
+	for i := range uaCacheSize + 10 {
+		uas = append(uas, fmt.Sprintf("Agent/%d (+https://example.org)", i))
+	}
+	for range 2 { // first pass misses, second hits (or re-derives the evicted)
+		for _, ua := range uas {
+			if got, want := ex.uaFacts(ua), deriveUAFacts(ua); got != want {
+				t.Fatalf("uaFacts(%q) = %+v, want %+v", ua, got, want)
+			}
+		}
+	}
+	if n := ex.uas.Len(); n != uaCacheSize {
+		t.Errorf("cache holds %d UAs, want its bound %d", n, uaCacheSize)
+	}
+	if f := deriveUAFacts(uas[1]); !f.bots || !f.hasURL || f.hasEmail {
+		t.Errorf("googlebot facts %+v", f)
+	}
+	if f := deriveUAFacts(uas[3]); !f.hasEmail {
+		t.Errorf("(at) contact not seen: %+v", f)
 	}
 }
