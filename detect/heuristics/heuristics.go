@@ -49,8 +49,8 @@ type Config struct {
 	// false positive in the field without a release).
 	DisabledDetections []int `yaml:"disabled_detections"`
 	// UACacheSize is how many distinct user agents keep their
-	// classification cached (about 2× this many in the worst case); 0
-	// turns the cache off.
+	// classification cached (least recently used go first); 0 turns the
+	// cache off.
 	UACacheSize int `yaml:"ua_cache_size"`
 }
 
@@ -124,7 +124,11 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Engine, er
 	if err != nil {
 		return nil, fmt.Errorf("heuristics: %w", err)
 	}
-	e := &Engine{cfg: cfg, db: db, ja4: ja4, orders: orders, disabled: map[int]bool{}, log: log, uas: newUACache(cfg.UACacheSize)}
+	uas, err := newUACache(cfg.UACacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("heuristics: ua_cache_size: %w", err)
+	}
+	e := &Engine{cfg: cfg, db: db, ja4: ja4, orders: orders, disabled: map[int]bool{}, log: log, uas: uas}
 	for _, id := range cfg.DisabledDetections {
 		e.disabled[id] = true
 	}

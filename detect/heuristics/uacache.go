@@ -1,8 +1,9 @@
 package heuristics
 
 import (
-	"hash/maphash"
-	"sync"
+	"strings"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/botwarden/botwarden/detect/heuristics/useragent"
 )
@@ -15,37 +16,21 @@ type uaInfo struct {
 
 // uaCache remembers uaInfo per user-agent string. Real traffic repeats a few
 // thousand UAs, and classifying one (an Aho-Corasick pass plus the candidate
-// regexes and the parse) costs 2–10 µs while a lookup costs tens of ns.
-//
-// Each shard keeps two generations: lookups check the current map, then the
-// previous one (promoting the hit); when the current map is full it becomes
-// the previous one and a fresh map starts. Memory is bounded by two full
-// generations, recently used UAs survive a rotation, and a flood of unique
-// UAs (an attacker randomising the header) only costs the miss path it would
-// cost without a cache.
-type uaCache struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [uaCacheShards]uaShard
-}
+// regexes and the parse) costs 2–10 µs while a lookup costs tens of ns. The
+// LRU bounds memory; a flood of unique UAs (an attacker randomising the
+// header) only costs the miss path it would cost without a cache. A nil
+// cache (size 0) computes every time.
+type uaCache struct{ lru *lru.Cache[string, uaInfo] }
 
-const uaCacheShards = 16
-
-type uaShard struct {
-	mu        sync.RWMutex
-	cur, prev map[string]uaInfo
-}
-
-// newUACache holds up to about 2×capacity entries; capacity 0 disables it.
-func newUACache(capacity int) *uaCache {
+func newUACache(capacity int) (*uaCache, error) {
 	if capacity <= 0 {
-		return nil
+		return nil, nil
 	}
-	c := &uaCache{seed: maphash.MakeSeed(), perShard: max(1, capacity/uaCacheShards)}
-	for i := range c.shards {
-		c.shards[i].cur = make(map[string]uaInfo)
+	c, err := lru.New[string, uaInfo](capacity)
+	if err != nil {
+		return nil, err
 	}
-	return c
+	return &uaCache{lru: c}, nil
 }
 
 // get returns the cached info for ua, computing and storing it on a miss.
@@ -53,28 +38,11 @@ func (c *uaCache) get(ua string, compute func(string) uaInfo) uaInfo {
 	if c == nil {
 		return compute(ua)
 	}
-	s := &c.shards[maphash.String(c.seed, ua)%uaCacheShards]
-	s.mu.RLock()
-	info, inCur := s.cur[ua]
-	inPrev := false
-	if !inCur {
-		info, inPrev = s.prev[ua]
-	}
-	s.mu.RUnlock()
-	if inCur {
+	if info, ok := c.lru.Get(ua); ok {
 		return info
 	}
-	if !inPrev {
-		info = compute(ua)
-	}
-	// Store (or promote from the previous generation) a copy of the key:
-	// the request's header string may be part of a large buffer.
-	key := string([]byte(ua))
-	s.mu.Lock()
-	if len(s.cur) >= c.perShard {
-		s.prev, s.cur = s.cur, make(map[string]uaInfo, c.perShard)
-	}
-	s.cur[key] = info
-	s.mu.Unlock()
+	info := compute(ua)
+	// Copy the key: the request's header string may be part of a large buffer.
+	c.lru.Add(strings.Clone(ua), info)
 	return info
 }
