@@ -2,7 +2,7 @@ package wasmfilter_test
 
 // Tests of the compiled module: built here with the stock toolchain
 // (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, as `make wasm`),
-// inspected with wasmbin, and run in the tetratelabs proxytest host (wazero)
+// inspected with wazero's decoder, and run in the tetratelabs proxytest host (wazero)
 // through package emulator.
 
 import (
@@ -24,7 +24,8 @@ import (
 	"github.com/botwarden/botwarden/wasmfilter"
 	"github.com/botwarden/botwarden/wasmfilter/emulator"
 	"github.com/botwarden/botwarden/wasmfilter/internal/cookietest"
-	"github.com/botwarden/botwarden/wasmfilter/wasmbin"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 )
 
 // built holds the two modules, built once per test binary, and one loaded
@@ -157,19 +158,23 @@ func TestModuleImportsWhatEnvoyProvides(t *testing.T) {
 	filter, noop := modules(t)
 	for name, b := range map[string][]byte{"filter": filter, "noop": noop} {
 		t.Run(name, func(t *testing.T) {
-			m, err := wasmbin.Parse(b)
+			// CompileModule decodes and validates without instantiating,
+			// so the imports need not be provided.
+			ctx := context.Background()
+			rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+			defer rt.Close(ctx)
+			m, err := rt.CompileModule(ctx, b)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var abiVersion string
-			exports := map[string]wasmbin.Export{}
-			for _, e := range m.Exports {
-				exports[e.Name] = e
-				if strings.HasPrefix(e.Name, "proxy_abi_version_") {
+			exports := m.ExportedFunctions()
+			for name := range exports {
+				if strings.HasPrefix(name, "proxy_abi_version_") {
 					if abiVersion != "" {
-						t.Errorf("two ABI markers: %s and %s", abiVersion, e.Name)
+						t.Errorf("two ABI markers: %s and %s", abiVersion, name)
 					}
-					abiVersion = e.Name
+					abiVersion = name
 				}
 			}
 			if abiVersion != "proxy_abi_version_0_2_1" {
@@ -183,22 +188,26 @@ func TestModuleImportsWhatEnvoyProvides(t *testing.T) {
 			for _, f := range append(slices.Clone(proxyHost), proxyPerABI[abiVersion]...) {
 				allowed["env.proxy_"+f] = true
 			}
-			for _, im := range m.Imports {
-				full := im.Module + "." + im.Name
-				if im.Kind != wasmbin.KindFunc {
-					t.Errorf("imports a %s (%s); Envoy provides functions only", im.Kind, full)
-					continue
-				}
+			// wazero lists imported functions and memories; an imported
+			// table or global would also fail Load (proxytest provides
+			// functions only), which the request tests would report.
+			for _, mem := range m.ImportedMemories() {
+				mod, name, _ := mem.Import()
+				t.Errorf("imports a memory (%s.%s); Envoy provides functions only", mod, name)
+			}
+			for _, im := range m.ImportedFunctions() {
+				mod, name, _ := im.Import()
+				full := mod + "." + name
 				if !allowed[full] {
-					t.Errorf("imports %s %s, which Envoy ≤ 1.37 does not provide: the module would fail to load", full, im.Type)
+					t.Errorf("imports %s %s, which Envoy ≤ 1.37 does not provide: the module would fail to load", full, signature(im))
 					continue
 				}
-				if im.Module == "env" {
-					want, ok := proxySignatures[im.Name]
+				if mod == "env" {
+					want, ok := proxySignatures[name]
 					if !ok {
 						t.Errorf("imports %s: add its ABI signature to proxySignatures", full)
-					} else if im.Type.String() != want {
-						t.Errorf("%s has signature %s, the ABI says %s", full, im.Type, want)
+					} else if got := signature(im); got != want {
+						t.Errorf("%s has signature %s, the ABI says %s", full, got, want)
 					}
 				}
 			}
@@ -208,11 +217,11 @@ func TestModuleImportsWhatEnvoyProvides(t *testing.T) {
 					t.Errorf("does not export %s", name)
 					continue
 				}
-				if e.Type.String() != want {
-					t.Errorf("export %s has signature %s, want %s", name, e.Type, want)
+				if got := signature(e); got != want {
+					t.Errorf("export %s has signature %s, want %s", name, got, want)
 				}
 			}
-			if e, ok := exports["memory"]; !ok || e.Kind != wasmbin.KindMemory {
+			if _, ok := m.ExportedMemories()["memory"]; !ok {
 				t.Error("does not export its memory")
 			}
 			// A reactor: Envoy runs _initialize, and would also call an
@@ -224,6 +233,19 @@ func TestModuleImportsWhatEnvoyProvides(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signature renders a function's type as "(i32,i64)->(i32)", the form of
+// proxySignatures and exportSignatures.
+func signature(f api.FunctionDefinition) string {
+	join := func(ts []api.ValueType) string {
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(names, ",")
+	}
+	return "(" + join(f.ParamTypes()) + ")->(" + join(f.ResultTypes()) + ")"
 }
 
 // fixture mints cookies for the module tests: score 91, issued 5 s ago,

@@ -7,7 +7,7 @@
 // Two facts about proxytest shape this package:
 //   - it instantiates modules with wazero's default start function,
 //     _start, while a Go -buildmode=c-shared module is a reactor whose entry
-//     is _initialize. Load renames that export (wasmbin.RenameExport), which
+//     is _initialize. Load renames that export (wasmbin.RenameExport, the one edit wazero cannot make), which
 //     makes wazero run the Go runtime's initialisation at instantiation,
 //     the same step Envoy performs by calling _initialize.
 //   - its host state is process-global (one emulator at a time, guarded by
