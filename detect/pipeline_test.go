@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -155,4 +156,30 @@ func BenchmarkPipeline(b *testing.B) {
 			p.Check(context.Background(), r)
 		}
 	})
+}
+
+func TestCookiePairs(t *testing.T) {
+	tests := []struct {
+		header string
+		want   string
+	}{
+		{"", ""},
+		{`a=1; b="two" ;=x; c; a=3;d=`, `a=1 b=two =x a=3 d=`},
+		{"  __bw=tok  ;x=y", "__bw=tok x=y"},
+		{";;;", ""},
+		{"k=v=w", "k=v=w"},
+	}
+	for _, tt := range tests {
+		var got []string
+		for k, v := range CookiePairs(tt.header) {
+			got = append(got, k+"="+v)
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("CookiePairs(%q) = %q, want %q", tt.header, g, tt.want)
+		}
+	}
+	r := &Request{Headers: Headers{"cookie": "a=1; a=2"}}
+	if allocs := testing.AllocsPerRun(100, func() { r.Cookie("a") }); allocs != 0 {
+		t.Errorf("Request.Cookie allocates %v times", allocs)
+	}
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"iter"
 	"net/netip"
 	"strings"
 	"time"
@@ -82,20 +83,35 @@ func (r *Request) PathOnly() string {
 	return r.Path
 }
 
-// Cookie returns the value of cookie name from the cookie header, or "".
-// It does no allocation beyond the returned substring.
+// Cookie returns the value of the first cookie called name in the cookie
+// header, or "".
 func (r *Request) Cookie(name string) string {
-	c := r.Headers.Get("cookie")
-	for c != "" {
-		var part string
-		part, c, _ = strings.Cut(c, ";")
-		part = strings.TrimSpace(part)
-		k, v, ok := strings.Cut(part, "=")
-		if ok && k == name {
-			return strings.Trim(v, `"`)
+	for k, v := range CookiePairs(r.Headers.Get("cookie")) {
+		if k == name {
+			return v
 		}
 	}
 	return ""
+}
+
+// CookiePairs yields the name=value pairs of a Cookie header in order, each
+// value without its surrounding quotes; parts without "=" are skipped. It is
+// the one Cookie-header splitter of botwarden (session engine, policy's
+// http.cookies, access-log session ids), and lenient on purpose: net/http's
+// ParseCookie rejects the whole header over one bad pair and
+// Request.Cookies drops values with non-ASCII bytes, while a bot manager
+// must still read the pairs that are fine.
+func CookiePairs(header string) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for header != "" {
+			var part string
+			part, header, _ = strings.Cut(header, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && !yield(k, strings.Trim(v, `"`)) {
+				return
+			}
+		}
+	}
 }
 
 // HeaderJA4 is the request header Envoy's header_mutation filter sets from

@@ -220,22 +220,13 @@ func (m headerMap) Contains(key ref.Val) ref.Val {
 	return types.Bool(ok)
 }
 
-// parseCookies splits a Cookie header into name → value (first wins, quotes
-// removed). Malformed pairs are skipped. Not net/http's parser: ParseCookie
-// rejects the whole header over one bad pair and Request.Cookies drops
-// values with non-ASCII bytes, while rules see what detect.Request.Cookie
-// sees.
+// parseCookies maps a Cookie header to name → value (first wins), the
+// pairs detect.CookiePairs yields; a pair without a name is skipped.
 func parseCookies(h string) map[string]string {
 	out := map[string]string{}
-	for h != "" {
-		var part string
-		part, h, _ = strings.Cut(h, ";")
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || k == "" {
-			continue
-		}
-		if _, dup := out[k]; !dup {
-			out[k] = strings.Trim(v, `"`)
+	for k, v := range detect.CookiePairs(h) {
+		if _, dup := out[k]; !dup && k != "" {
+			out[k] = v
 		}
 	}
 	return out

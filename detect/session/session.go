@@ -154,23 +154,16 @@ func (m *Manager) ReadRequest(r *detect.Request) (token.Claims, error) {
 const maxCookieTries = 4
 
 // cookieValues yields the non-empty values of cookie name in a Cookie
-// header, at most maxCookieTries of them. It splits pairs as
-// detect.Request.Cookie does, which returns only the first.
+// header, at most maxCookieTries of them.
 func cookieValues(header, name string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		n := 0
-		for header != "" && n < maxCookieTries {
-			var part string
-			part, header, _ = strings.Cut(header, ";")
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || k != name {
-				continue
-			}
-			if v = strings.Trim(v, `"`); v == "" {
+		for k, v := range detect.CookiePairs(header) {
+			if k != name || v == "" {
 				continue
 			}
 			n++
-			if !yield(v) {
+			if !yield(v) || n == maxCookieTries {
 				return
 			}
 		}
