@@ -108,8 +108,12 @@ func dialGRPC(t testing.TB, s authv3.AuthorizationServer) authv3.AuthorizationCl
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(g, s)
+	g := grpc.NewServer(ServerOption())
+	if srv, ok := s.(*Server); ok {
+		srv.Register(g)
+	} else {
+		authv3.RegisterAuthorizationServer(g, s)
+	}
 	go g.Serve(lis)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -26,6 +26,7 @@ import (
 
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz"
 )
 
 // Server is one botwarden process.
@@ -84,6 +85,7 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 	s.reg.MustRegister(engineErrors)
 
 	s.grpc = grpc.NewServer(
+		extauthz.ServerOption(),
 		grpc.MaxRecvMsgSize(cfg.Server.MaxRecvMsgBytes),
 		grpc.ChainUnaryInterceptor(s.countUnary),
 		grpc.MaxConcurrentStreams(cfg.Server.MaxConcurrentStreams),
@@ -186,6 +188,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		Str("grpc", s.GRPCAddr().String()).
 		Str("http", s.HTTPAddr().String()).
 		Strs("engines", s.cfg.Detection.Engines).
+		Bool("vtprotobuf", extauthz.VTProtobuf()).
 		Msg("botwarden serving: ext_authz Check, access-log service and gRPC health on grpc; HTTP authz, /healthz, /readyz, /metrics on http")
 
 	var serveErr error

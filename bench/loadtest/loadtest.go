@@ -43,6 +43,9 @@ type Config struct {
 	NewPipeline func() (*detect.Pipeline, error)
 	// Requests is the traffic; nil means Traffic().
 	Requests []*authv3.CheckRequest
+	// FullDecode makes the load generator decode every answer completely
+	// instead of only its status (see answer).
+	FullDecode bool
 	// Options for the botwarden server (Config, Responder); the logger
 	// and registry are the caller's business.
 	Options extauthz.Options
@@ -106,8 +109,12 @@ func ratio(a, b float64) float64 {
 // Write prints the report as a table.
 func (r Report) Write(w io.Writer) {
 	c := r.Config
-	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests\n",
-		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests))
+	decoding := "status only"
+	if c.FullDecode {
+		decoding = "full (protobuf-go)"
+	}
+	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests, client decodes answers: %s\n",
+		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests), decoding)
 	fmt.Fprintf(w, "%-10s %9s %7s %10s %10s %10s %8s %8s\n", "target", "requests", "errors", "req/s", "p50", "p99", "allowed", "denied")
 	for _, res := range []Result{r.Baseline, r.Canned, r.Botwarden} {
 		fmt.Fprintf(w, "%-10s %9d %7d %10.0f %10s %10s %8d %8d\n", res.Name, res.Requests, res.Errors, res.Throughput(),
@@ -202,6 +209,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	for _, t := range targets {
+		if err := t.verify(ctx, cfg.Requests); err != nil {
+			return Report{}, err
+		}
+	}
+	for _, t := range targets {
 		if cfg.Warmup > 0 {
 			t.drive(ctx, cfg, cfg.Warmup, false)
 		}
@@ -231,15 +243,40 @@ func (t *target) start(conns int) error {
 	if err != nil {
 		return fmt.Errorf("loadtest: listen: %w", err)
 	}
-	t.grpc = grpc.NewServer()
+	// Every target is served the way botwarden serves (its codec), so
+	// the baseline differs from botwarden only in what the handler does.
+	t.grpc = grpc.NewServer(extauthz.ServerOption())
 	authv3.RegisterAuthorizationServer(t.grpc, t.srv)
 	go t.grpc.Serve(lis)
 	for range conns {
-		c, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newClientCodec())))
 		if err != nil {
 			return fmt.Errorf("loadtest: dial %s: %w", t.name, err)
 		}
 		t.conns = append(t.conns, c)
+	}
+	return nil
+}
+
+// verify asks the target once for every request, decoding each answer
+// completely and status-only, and fails if the two readings disagree: the
+// status-only decoder the measurements use must read what protobuf-go does.
+func (t *target) verify(ctx context.Context, reqs []*authv3.CheckRequest) error {
+	client := authv3.NewAuthorizationClient(t.conns[0])
+	for _, req := range reqs {
+		full, err := client.Check(ctx, req)
+		if err != nil {
+			return fmt.Errorf("loadtest: verify %s: %w", t.name, err)
+		}
+		var light answer
+		if err := t.conns[0].Invoke(ctx, authv3.Authorization_Check_FullMethodName, req, &light); err != nil {
+			return fmt.Errorf("loadtest: verify %s: %w", t.name, err)
+		}
+		want := fromResponse(full)
+		if light.code != want.code || light.ok != want.ok || light.denied != want.denied {
+			return fmt.Errorf("loadtest: verify %s: status-only decoding read %+v, full decoding %+v", t.name, light, want)
+		}
 	}
 	return nil
 }
@@ -273,11 +310,21 @@ func (t *target) drive(ctx context.Context, cfg Config, d time.Duration, record 
 		wg.Go(func() {
 			tl := &tallies[w]
 			tl.lat = make([]time.Duration, 0, 4096)
-			client := authv3.NewAuthorizationClient(t.conns[w%len(t.conns)])
+			conn := t.conns[w%len(t.conns)]
+			client := authv3.NewAuthorizationClient(conn)
 			for i := w; phase.Err() == nil; i += cfg.Concurrency {
 				req := cfg.Requests[i%len(cfg.Requests)]
+				var a answer
 				t0 := time.Now()
-				resp, err := client.Check(ctx, req)
+				var err error
+				if cfg.FullDecode {
+					var resp *authv3.CheckResponse
+					if resp, err = client.Check(ctx, req); err == nil {
+						a = fromResponse(resp)
+					}
+				} else {
+					err = conn.Invoke(ctx, authv3.Authorization_Check_FullMethodName, req, &a)
+				}
 				el := time.Since(t0)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -288,7 +335,7 @@ func (t *target) drive(ctx context.Context, cfg Config, d time.Duration, record 
 				}
 				tl.lat = append(tl.lat, el)
 				tl.n++
-				if resp.GetStatus().GetCode() == 0 {
+				if a.code == 0 {
 					tl.allowed++
 				} else {
 					tl.denied++

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/extauthz"
 )
@@ -100,5 +102,50 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, 0.5) != 0 {
 		t.Error("empty")
+	}
+}
+
+// TestAnswerDecode checks the status-only reader against protobuf-go on
+// real answers, and that cut-off answers are errors, not panics.
+func TestAnswerDecode(t *testing.T) {
+	p, err := libraryBlocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw, err := extauthz.New(p, DefaultConfig().Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[answer]bool{}
+	for _, req := range Traffic() {
+		resp, err := bw.Check(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire, err := proto.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got answer
+		if err := got.decode(wire); err != nil {
+			t.Fatal(err)
+		}
+		want := fromResponse(resp)
+		want.wireLength = len(wire)
+		if got != want {
+			t.Fatalf("decoded %+v, want %+v", got, want)
+		}
+		seen[answer{code: want.code, ok: want.ok, denied: want.denied}] = true
+		for cut := range len(wire) {
+			var a answer
+			_ = a.decode(wire[:cut]) // must not panic; a cut may land on a field boundary
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("the traffic produced only %v; want allows and denials", seen)
+	}
+	var a answer
+	if err := a.decode([]byte{0x0a, 0x05, 0x08}); err == nil {
+		t.Fatal("a status longer than the answer decoded")
 	}
 }

@@ -99,8 +99,9 @@ var clients = []client{
 var paths = []string{"/", "/products/42?ref=home", "/search?q=red+shoes&page=2", "/api/cart", "/static/app.3f9a.js", "/login"}
 
 // Traffic returns the default request mix as Envoy's ext_authz filter sends
-// it: pseudo-headers in the header map, x-forwarded-for with the appended
-// peer, x-request-id, the L4 peer in source.address. Clients appear in
+// it at the edge (use_remote_address): pseudo-headers in the header map,
+// x-forwarded-for holding the peer Envoy appended, x-request-id, the L4 peer
+// in source.address. Each request comes from its own address. Clients appear in
 // proportion to their weight; the slice is deterministic.
 func Traffic() []*authv3.CheckRequest {
 	var out []*authv3.CheckRequest
@@ -112,7 +113,7 @@ func Traffic() []*authv3.CheckRequest {
 			ip := "203.0." + strconv.Itoa(113+n%3) + "." + strconv.Itoa(1+n%250)
 			h := map[string]string{
 				":authority": "shop.example", ":path": path, ":method": "GET", ":scheme": "https",
-				"x-forwarded-for":   ip + ", 10.0.0.2",
+				"x-forwarded-for":   ip,
 				"x-forwarded-proto": "https",
 				"x-request-id":      "bench-" + strconv.Itoa(n),
 			}
@@ -121,7 +122,7 @@ func Traffic() []*authv3.CheckRequest {
 			}
 			out = append(out, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 				Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-					SocketAddress: &corev3.SocketAddress{Address: "10.0.0.2", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}},
+					SocketAddress: &corev3.SocketAddress{Address: ip, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}},
 				}}},
 				Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 					Id: strconv.Itoa(1000 + n), Method: "GET", Path: path, Host: "shop.example", Scheme: "https",
