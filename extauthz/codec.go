@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the default codec Codec falls back to
 	"google.golang.org/grpc/mem"
+
+	"github.com/botwarden/botwarden/extauthz/checkwire"
 )
 
 // Codec is the gRPC codec of botwarden's server. It is the standard
@@ -21,8 +23,14 @@ import (
 //     times as much. Without the tag the method set is absent and the
 //     standard codec marshals, with the same bytes on the wire.
 //
-// Every other message (health, access logs, requests) goes to the
-// standard codec unchanged.
+//   - Check requests are decoded straight from the wire into a
+//     checkwire.Request, the fields botwarden reads, instead of through
+//     protobuf-go's reflection into an authv3.CheckRequest (see the
+//     checkwire package: ~10x cheaper, differentially fuzzed against
+//     proto.Unmarshal).
+//
+// Every other message (health, access logs) goes to the standard codec
+// unchanged.
 type Codec struct{}
 
 // vtMarshaler is the method set protoc-gen-go-vtproto generates in
@@ -71,5 +79,11 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	return protoCodec.Unmarshal(data, v)
+	w, ok := v.(*checkwire.Request)
+	if !ok {
+		return protoCodec.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	return w.Unmarshal(buf.ReadOnlyData()) // copies what it keeps
 }

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz/checkwire"
 )
 
 // issue is a bit set of what was wrong with a request during conversion; the
@@ -50,23 +50,29 @@ func FromCheckRequest(req *authv3.CheckRequest, cfg Config) *detect.Request {
 	return r
 }
 
+// fromCheckRequest converts a decoded CheckRequest through the same path
+// the gRPC server takes from the wire (fromWire).
 func fromCheckRequest(req *authv3.CheckRequest, ipcfg ClientIPConfig, lim limits) (*detect.Request, issue) {
+	w := checkwire.FromProto(req)
+	return fromWire(&w, ipcfg, lim)
+}
+
+// fromWire converts the fields of a CheckRequest botwarden reads.
+func fromWire(w *checkwire.Request, ipcfg ClientIPConfig, lim limits) (*detect.Request, issue) {
 	var iss issue
-	attrs := req.GetAttributes()
-	httpReq := attrs.GetRequest().GetHttp()
-	if httpReq == nil {
+	if !w.HasHTTP {
 		iss |= issueMissingAttributes
 	}
 	r := &detect.Request{
-		Method:            httpReq.GetMethod(),
-		Path:              httpReq.GetPath(),
-		Host:              httpReq.GetHost(),
-		Scheme:            httpReq.GetScheme(),
-		Protocol:          httpReq.GetProtocol(),
-		ContextExtensions: attrs.GetContextExtensions(),
+		Method:            w.Method,
+		Path:              w.Path,
+		Host:              w.Host,
+		Scheme:            w.Scheme,
+		Protocol:          w.Protocol,
+		ContextExtensions: w.ContextExtensions,
 	}
-	if t := attrs.GetRequest().GetTime(); t != nil && t.IsValid() {
-		r.Time = t.AsTime()
+	if w.HasTime {
+		r.Time = w.Time
 	} else {
 		r.Time = time.Now()
 	}
@@ -74,10 +80,10 @@ func fromCheckRequest(req *authv3.CheckRequest, ipcfg ClientIPConfig, lim limits
 	// Envoy sends either headers (map) or, with encode_raw_headers,
 	// header_map (ordered, raw bytes); take whichever is present.
 	var pseudo pseudoHeaders
-	if hm := httpReq.GetHeaderMap(); len(hm.GetHeaders()) > 0 {
-		r.Headers, r.HeaderOrder, pseudo, iss = rawHeaders(hm, lim, iss)
+	if len(w.HeaderMap) > 0 {
+		r.Headers, r.HeaderOrder, pseudo, iss = rawHeaders(w.HeaderMap, lim, iss)
 	} else {
-		r.Headers, pseudo, iss = mapHeaders(httpReq.GetHeaders(), lim, iss)
+		r.Headers, pseudo, iss = mapHeaders(w.Headers, lim, iss)
 	}
 
 	// Attributes first; the pseudo-headers only fill gaps (a hand-built
@@ -88,7 +94,7 @@ func fromCheckRequest(req *authv3.CheckRequest, ipcfg ClientIPConfig, lim limits
 	if r.Path == "" {
 		r.Path = pseudo.path
 	}
-	if q := httpReq.GetQuery(); q != "" && !strings.Contains(r.Path, "?") {
+	if q := w.Query; q != "" && !strings.Contains(r.Path, "?") {
 		r.Path += "?" + q
 	}
 	if r.Host == "" {
@@ -104,7 +110,7 @@ func fromCheckRequest(req *authv3.CheckRequest, ipcfg ClientIPConfig, lim limits
 	r.Host, iss = capValue(lowerASCII(r.Host), lim, iss)
 	r.ID = r.Headers["x-request-id"]
 
-	r.PeerIP = peerAddr(attrs.GetSource().GetAddress())
+	r.PeerIP = peerAddr(w)
 	r.ClientIP, iss = ipcfg.resolve(r.Headers, r.PeerIP, iss)
 	return r, iss
 }
@@ -126,10 +132,11 @@ func (p *pseudoHeaders) set(name, value string) {
 
 // mapHeaders copies Envoy's header map (already lower-case, duplicates
 // already joined with ",") without the pseudo-headers.
-func mapHeaders(in map[string]string, lim limits, iss issue) (detect.Headers, pseudoHeaders, issue) {
+func mapHeaders(in []checkwire.Header, lim limits, iss issue) (detect.Headers, pseudoHeaders, issue) {
 	var p pseudoHeaders
 	h := make(detect.Headers, min(len(in), lim.maxHeaders))
-	for k, v := range in {
+	for _, kv := range in {
+		k, v := kv.Key, kv.Value
 		if strings.HasPrefix(k, ":") {
 			p.set(k, v)
 			continue
@@ -152,15 +159,14 @@ func mapHeaders(in map[string]string, lim limits, iss issue) (detect.Headers, ps
 // order, duplicates not merged). Duplicates are joined with "," as Envoy
 // does for the map form; HeaderOrder lists each name once, at its first
 // appearance.
-func rawHeaders(hm *corev3.HeaderMap, lim limits, iss issue) (detect.Headers, []string, pseudoHeaders, issue) {
+func rawHeaders(list []checkwire.RawHeader, lim limits, iss issue) (detect.Headers, []string, pseudoHeaders, issue) {
 	var p pseudoHeaders
-	list := hm.GetHeaders()
 	h := make(detect.Headers, min(len(list), lim.maxHeaders))
 	order := make([]string, 0, min(len(list), lim.maxHeaders))
 	for _, hv := range list {
-		k := lowerASCII(hv.GetKey())
-		v := hv.GetValue()
-		if raw := hv.GetRawValue(); len(raw) > 0 {
+		k := lowerASCII(hv.Key)
+		v := hv.Value
+		if raw := hv.RawValue; len(raw) > 0 {
 			v = string(raw[:min(len(raw), lim.maxValue+1)]) // copy no more than the cap needs
 		}
 		if k == "" {
@@ -212,12 +218,11 @@ func lowerASCII(s string) string {
 
 // peerAddr extracts the L4 peer from source.address (a socket address;
 // pipes and internal addresses have none).
-func peerAddr(a *corev3.Address) netip.Addr {
-	sa := a.GetSocketAddress()
-	if sa == nil {
+func peerAddr(w *checkwire.Request) netip.Addr {
+	if !w.HasSocketAddress {
 		return netip.Addr{}
 	}
-	ip, err := netip.ParseAddr(sa.GetAddress())
+	ip, err := netip.ParseAddr(w.PeerAddress)
 	if err != nil {
 		return netip.Addr{}
 	}

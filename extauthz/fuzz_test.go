@@ -3,6 +3,7 @@ package extauthz
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz/checkwire"
 )
 
 // fuzzCheckRequest builds a CheckRequest from fuzzed parts. headers is a
@@ -70,6 +72,8 @@ func FuzzCheckRequest(f *testing.F) {
 		if r.ClientIP.IsValid() && (r.ClientIP.Zone() != "" || r.ClientIP.Is4In6()) {
 			t.Fatalf("client ip %v not normalised", r.ClientIP)
 		}
+
+		sameFromWire(t, req, r, cfg)
 
 		resp, err := s.Check(context.Background(), req)
 		if err != nil || resp == nil {
@@ -153,4 +157,42 @@ func FuzzClientIP(f *testing.F) {
 			t.Fatalf("%v does not round-trip: %v %v", got, back, ok)
 		}
 	})
+}
+
+// sameFromWire checks that the gRPC server's path (wire bytes decoded by
+// checkwire) converts req to the same request as the in-process one.
+// Requests protobuf-go cannot marshal (invalid UTF-8) never reach the wire
+// from Envoy, which substitutes such bytes.
+func sameFromWire(t *testing.T, req *authv3.CheckRequest, want *detect.Request, cfg Config) {
+	t.Helper()
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return
+	}
+	var w checkwire.Request
+	if err := w.Unmarshal(b); err != nil {
+		t.Fatalf("checkwire rejected what protobuf-go marshalled: %v", err)
+	}
+	got, _ := fromWire(&w, cfg.ClientIP, cfg.limits())
+	if len(got.Headers) != len(want.Headers) {
+		t.Fatalf("wire path kept %d headers, in-process %d", len(got.Headers), len(want.Headers))
+	}
+	for k, v := range want.Headers {
+		// Names differing only in case are joined in map order, which
+		// protobuf-go does not keep: compare the joined parts as sets.
+		if g := got.Headers[k]; g != v && !sameParts(g, v) {
+			t.Fatalf("header %q: wire path %q, in-process %q", k, g, v)
+		}
+	}
+	if got.Method != want.Method || got.Path != want.Path || got.Host != want.Host || got.Scheme != want.Scheme ||
+		got.PeerIP != want.PeerIP || got.ClientIP != want.ClientIP || !slices.Equal(got.HeaderOrder, want.HeaderOrder) {
+		t.Fatalf("wire path %+v, in-process %+v", got, want)
+	}
+}
+
+func sameParts(a, b string) bool {
+	pa, pb := strings.Split(a, ","), strings.Split(b, ",")
+	slices.Sort(pa)
+	slices.Sort(pb)
+	return slices.Equal(pa, pb)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz/checkwire"
 )
 
 // Options configure a Server.
@@ -62,25 +64,71 @@ func New(p *detect.Pipeline, opts Options) (*Server, error) {
 // SetPipeline swaps the pipeline; checks in flight finish on the old one.
 func (s *Server) SetPipeline(p *detect.Pipeline) { s.pipeline.Store(p) }
 
-// Register mounts the Authorization service on a gRPC server.
-func (s *Server) Register(g grpc.ServiceRegistrar) { authv3.RegisterAuthorizationServer(g, s) }
+// Register mounts the Authorization service on a gRPC server, which must
+// have been built with ServerOption: its Check method decodes requests with
+// checkwire, which only Codec knows.
+func (s *Server) Register(g grpc.ServiceRegistrar) { g.RegisterService(&serviceDesc, s) }
 
-// Check implements envoy.service.auth.v3.Authorization. It never returns an
-// error: a denial is a CheckResponse with a non-OK status, and a gRPC error
-// would make Envoy apply failure_mode_allow / status_on_error instead.
+// serviceDesc is go-control-plane's Authorization service description with
+// a Check handler that decodes the request from the wire with checkwire
+// (about 10 times cheaper than protobuf-go's reflection) instead of into
+// an authv3.CheckRequest. Same service, method and wire format.
+var serviceDesc = grpc.ServiceDesc{
+	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
+	HandlerType: (*authv3.AuthorizationServer)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Check", Handler: checkHandler}},
+	Metadata:    authv3.Authorization_ServiceDesc.Metadata,
+}
+
+// wireRequests recycles decoded requests: their header slices are the
+// only per-request buffers that survive to the next call.
+var wireRequests = sync.Pool{New: func() any { return new(checkwire.Request) }}
+
+func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	s := srv.(*Server)
+	w := wireRequests.Get().(*checkwire.Request)
+	defer wireRequests.Put(w)
+	if err := dec(w); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return s.checkWire(ctx, w), nil
+	}
+	info := &grpc.UnaryServerInfo{Server: s, FullMethod: authv3.Authorization_Check_FullMethodName}
+	return interceptor(ctx, w, info, func(ctx context.Context, req any) (any, error) {
+		return s.checkWire(ctx, req.(*checkwire.Request)), nil
+	})
+}
+
+// Check implements envoy.service.auth.v3.Authorization for in-process
+// callers; the gRPC server decodes from the wire instead (checkWire). It
+// never returns an error: a denial is a CheckResponse with a non-OK
+// status, and a gRPC error would make Envoy apply failure_mode_allow /
+// status_on_error instead.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
 	r, iss := fromCheckRequest(req, s.cfg.ClientIP, s.lim)
-	var v *detect.Verdict
 	if req == nil {
-		v = safeVerdict("nil-request")
-	} else {
-		r, v = s.decide(ctx, r)
+		return s.answer(r, safeVerdict("nil-request"), iss, start), nil
 	}
+	r, v := s.decide(ctx, r)
+	return s.answer(r, v, iss, start), nil
+}
+
+// checkWire is Check for a request decoded by checkwire.
+func (s *Server) checkWire(ctx context.Context, w *checkwire.Request) *authv3.CheckResponse {
+	start := time.Now()
+	r, iss := fromWire(w, s.cfg.ClientIP, s.lim)
+	r, v := s.decide(ctx, r)
+	return s.answer(r, v, iss, start)
+}
+
+// answer builds the response to a decided request and accounts for it.
+func (s *Server) answer(r *detect.Request, v *detect.Verdict, iss issue, start time.Time) *authv3.CheckResponse {
 	resp := s.checkResponse(r, v)
 	s.m.observe(TransportGRPC, v, iss, time.Since(start))
 	s.logDecision(TransportGRPC, r, v, iss)
-	return resp, nil
+	return resp
 }
 
 // decide runs the pipeline. It hands the pipeline a copy of r: when the

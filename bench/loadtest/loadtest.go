@@ -246,7 +246,11 @@ func (t *target) start(conns int) error {
 	// Every target is served the way botwarden serves (its codec), so
 	// the baseline differs from botwarden only in what the handler does.
 	t.grpc = grpc.NewServer(extauthz.ServerOption())
-	authv3.RegisterAuthorizationServer(t.grpc, t.srv)
+	if r, ok := t.srv.(interface{ Register(grpc.ServiceRegistrar) }); ok {
+		r.Register(t.grpc) // botwarden registers itself, as `botwarden serve` does
+	} else {
+		authv3.RegisterAuthorizationServer(t.grpc, t.srv)
+	}
 	go t.grpc.Serve(lis)
 	for range conns {
 		c, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),

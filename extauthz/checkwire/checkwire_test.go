@@ -19,39 +19,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// viewOf is the reference: the Request that proto.Unmarshal's result
-// stands for.
-func viewOf(req *authv3.CheckRequest) Request {
-	attrs := req.GetAttributes()
-	http := attrs.GetRequest().GetHttp()
-	v := Request{
-		HasHTTP:  http != nil,
-		ID:       http.GetId(),
-		Method:   http.GetMethod(),
-		Path:     http.GetPath(),
-		Host:     http.GetHost(),
-		Scheme:   http.GetScheme(),
-		Query:    http.GetQuery(),
-		Protocol: http.GetProtocol(),
-	}
-	for k, val := range http.GetHeaders() {
-		v.Headers = append(v.Headers, Header{k, val})
-	}
-	for _, h := range http.GetHeaderMap().GetHeaders() {
-		v.HeaderMap = append(v.HeaderMap, RawHeader{h.GetKey(), h.GetValue(), h.GetRawValue()})
-	}
-	if t := attrs.GetRequest().GetTime(); t != nil && t.IsValid() {
-		v.Time, v.HasTime = t.AsTime(), true
-	}
-	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
-		v.PeerAddress, v.HasSocketAddress = sa.GetAddress(), true
-	}
-	if ext := attrs.GetContextExtensions(); len(ext) > 0 {
-		v.ContextExtensions = ext
-	}
-	return v
-}
-
 // diff describes how got differs from want, "" if it does not. Headers are
 // compared as a set (proto maps have no order) but got's keys must be
 // unique; empty slices and RawValues compare equal to nil.
@@ -204,7 +171,7 @@ func TestUnmarshalMatchesProto(t *testing.T) {
 			if err := got.Unmarshal(b); err != nil {
 				t.Fatal(err)
 			}
-			if d := diff(got, viewOf(req)); d != "" {
+			if d := diff(got, FromProto(req)); d != "" {
 				t.Fatal(d)
 			}
 		})
@@ -411,7 +378,7 @@ func TestWireRules(t *testing.T) {
 			if err != nil {
 				t.Fatalf("proto.Unmarshal: %v", err)
 			}
-			if d := diff(viewOf(&pb), tt.want); d != "" {
+			if d := diff(FromProto(&pb), tt.want); d != "" {
 				t.Fatalf("want disagrees with proto.Unmarshal:\n%s", d)
 			}
 		})
@@ -469,7 +436,7 @@ func TestTruncated(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s[:%d]: %v (proto.Unmarshal accepted it)", name, i, err)
 			}
-			if d := diff(r, viewOf(&pb)); d != "" {
+			if d := diff(r, FromProto(&pb)); d != "" {
 				t.Fatalf("%s[:%d]:\n%s", name, i, d)
 			}
 		}
@@ -485,7 +452,7 @@ func TestReuseResets(t *testing.T) {
 	if err := r.Unmarshal(marshal(t, small)); err != nil {
 		t.Fatal(err)
 	}
-	if d := diff(r, viewOf(small)); d != "" {
+	if d := diff(r, FromProto(small)); d != "" {
 		t.Fatal(d)
 	}
 	if err := r.Unmarshal(nil); err != nil {
@@ -503,7 +470,7 @@ func TestStringsOutliveBuffer(t *testing.T) {
 	if err := r.Unmarshal(b); err != nil {
 		t.Fatal(err)
 	}
-	want := viewOf(browserRequest())
+	want := FromProto(browserRequest())
 	clear(b)
 	if d := diff(r, want); d != "" {
 		t.Fatal(d)

@@ -34,7 +34,7 @@ func FuzzUnmarshal(f *testing.F) {
 		if err != nil || rerr != nil {
 			t.Fatalf("proto.Unmarshal accepted it, Unmarshal: %v / %v", err, rerr)
 		}
-		want := viewOf(&pb)
+		want := FromProto(&pb)
 		if d := diff(fresh, want); d != "" {
 			t.Fatal(d)
 		}
