@@ -32,6 +32,7 @@ func main() {
 	flag.DurationVar(&cfg.Phase, "phase", cfg.Phase, "measured time per target per round")
 	flag.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; targets alternate within each")
 	flag.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up per target")
+	flag.IntVar(&cfg.FirstVisitEvery, "first-visit-every", cfg.FirstVisitEvery, "one request in N from clients that keep cookies comes without botwarden's session cookie; 0: all of them")
 	flag.BoolVar(&cfg.FullDecode, "full-decode", cfg.FullDecode, "decode every answer completely in the load generator, not only its status")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	flag.Parse()

@@ -10,7 +10,6 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/botwarden/botwarden/detect"
@@ -19,7 +18,8 @@ import (
 // checkResponse maps a verdict to Envoy's CheckResponse as
 // reference/envoy.md §1.3–1.4 describe how Envoy applies it.
 func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.CheckResponse {
-	resp := &authv3.CheckResponse{DynamicMetadata: metadata(r, v)}
+	resp := &authv3.CheckResponse{}
+	resp.ProtoReflect().SetUnknown(metadataBytes(r, v))
 	if denies(v) {
 		d := s.respond(r, v)
 		code := codes.PermissionDenied
@@ -122,95 +122,4 @@ func hasValue(h http.Header, name, value string) bool {
 		}
 	}
 	return false
-}
-
-// Shared immutable booleans for the metadata Struct (read-only when
-// marshalled, like falseValue).
-var (
-	trueStructValue  = structpb.NewBoolValue(true)
-	falseStructValue = structpb.NewBoolValue(false)
-)
-
-func boolValue(b bool) *structpb.Value {
-	if b {
-		return trueStructValue
-	}
-	return falseStructValue
-}
-
-// values hands out structpb values from arrays sized up front, so the
-// metadata costs a handful of allocations rather than two per field. The
-// arrays are never grown, so the pointers stay valid.
-type values struct {
-	vals []structpb.Value
-	strs []structpb.Value_StringValue
-	nums []structpb.Value_NumberValue
-}
-
-func newValues(strs, nums, lists int) *values {
-	return &values{
-		vals: make([]structpb.Value, 0, strs+nums+lists),
-		strs: make([]structpb.Value_StringValue, 0, strs),
-		nums: make([]structpb.Value_NumberValue, 0, nums),
-	}
-}
-
-func (b *values) str(s string) *structpb.Value {
-	b.strs = append(b.strs, structpb.Value_StringValue{StringValue: utf8Safe(s)})
-	b.vals = append(b.vals, structpb.Value{Kind: &b.strs[len(b.strs)-1]})
-	return &b.vals[len(b.vals)-1]
-}
-
-func (b *values) num(n int) *structpb.Value {
-	b.nums = append(b.nums, structpb.Value_NumberValue{NumberValue: float64(n)})
-	b.vals = append(b.vals, structpb.Value{Kind: &b.nums[len(b.nums)-1]})
-	return &b.vals[len(b.vals)-1]
-}
-
-func (b *values) list(items []*structpb.Value) *structpb.Value {
-	b.vals = append(b.vals, structpb.Value{Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: items}}})
-	return &b.vals[len(b.vals)-1]
-}
-
-// metadataStrings is the number of string fields metadata always sets.
-const metadataStrings = 9
-
-// metadata is the dynamic metadata Envoy stores under
-// envoy.filters.http.ext_authz on allow and deny, with the Logpush field
-// names of detect/fields.go. Built directly rather than through
-// structpb.NewStruct, which goes through reflection on map[string]any.
-func metadata(r *detect.Request, v *detect.Verdict) *structpb.Struct {
-	src := v.Source
-	if src == "" {
-		src = detect.SourceNotComputed
-	}
-	b := newValues(metadataStrings+len(v.Tags)+1, 1+len(v.DetectionIDs), 2)
-	f := make(map[string]*structpb.Value, 16)
-	f[detect.FieldBotScore] = b.num(v.Score)
-	f[detect.FieldBotScoreSrc] = b.str(string(src))
-	f[detect.FieldBotCategory] = b.str(string(v.Category()))
-	f[detect.FieldJA4] = b.str(r.JA4())
-	f[detect.FieldJSDetectionPassed] = boolValue(v.JSDetectionPassed)
-	f[detect.FieldVerifiedBot] = boolValue(v.Verified)
-	f[detect.FieldVerifiedBotCategory] = b.str(v.VerifiedCategory)
-	f[detect.FieldAction] = b.str(string(v.Action))
-	f[detect.FieldEnforcedAction] = b.str(string(v.EnforcedAction))
-	f[detect.FieldRuleID] = b.str(v.RuleID)
-	f[detect.FieldMode] = b.str(string(v.Mode))
-	f[detect.FieldClientIP] = b.str(addrString(r.ClientIP))
-
-	items := make([]*structpb.Value, len(v.Tags)+len(v.DetectionIDs))
-	tags, ids := items[:len(v.Tags):len(v.Tags)], items[len(v.Tags):]
-	for i, t := range v.Tags {
-		tags[i] = b.str(t)
-	}
-	for i, id := range v.DetectionIDs {
-		ids[i] = b.num(id)
-	}
-	f[detect.FieldBotTags] = b.list(tags)
-	f[detect.FieldBotDetectionIDs] = b.list(ids)
-	if r.Session != nil {
-		f[detect.FieldSessionID] = b.str(r.Session.ID)
-	}
-	return &structpb.Struct{Fields: f}
 }

@@ -108,11 +108,15 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
 	r, iss := fromCheckRequest(req, s.cfg.ClientIP, s.lim)
+	var v *detect.Verdict
 	if req == nil {
-		return s.answer(r, safeVerdict("nil-request"), iss, start), nil
+		v = safeVerdict("nil-request")
+	} else {
+		r, v = s.decide(ctx, r)
 	}
-	r, v := s.decide(ctx, r)
-	return s.answer(r, v, iss, start), nil
+	resp := s.answer(r, v, iss, start)
+	typedMetadata(resp)
+	return resp, nil
 }
 
 // checkWire is Check for a request decoded by checkwire.

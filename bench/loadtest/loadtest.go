@@ -41,7 +41,13 @@ type Config struct {
 	Warmup time.Duration
 	// NewPipeline builds the pipeline botwarden's server runs.
 	NewPipeline func() (*detect.Pipeline, error)
-	// Requests is the traffic; nil means Traffic().
+	// Visits is the traffic; nil means Mix().
+	Visits []Visit
+	// FirstVisitEvery: clients that keep cookies send botwarden's session
+	// cookie back on every request but one in FirstVisitEvery (see
+	// Returning); 0 or less makes every request a first visit.
+	FirstVisitEvery int
+	// Requests is what was sent: Visits after Returning. Run fills it.
 	Requests []*authv3.CheckRequest
 	// FullDecode makes the load generator decode every answer completely
 	// instead of only its status (see answer).
@@ -54,7 +60,7 @@ type Config struct {
 // DefaultConfig runs in about 15 s: 16 in flight over 2 connections, 2
 // rounds of 3.5 s per target after 0.5 s of warm-up each.
 func DefaultConfig() Config {
-	return Config{Concurrency: 16, Conns: 2, Phase: 3500 * time.Millisecond, Rounds: 2, Warmup: 500 * time.Millisecond,
+	return Config{Concurrency: 16, Conns: 2, FirstVisitEvery: 10, Phase: 3500 * time.Millisecond, Rounds: 2, Warmup: 500 * time.Millisecond,
 		Options: extauthz.Options{Config: extauthz.DefaultConfig(), Logger: zerolog.Nop()}}
 }
 
@@ -113,8 +119,12 @@ func (r Report) Write(w io.Writer) {
 	if c.FullDecode {
 		decoding = "full (protobuf-go)"
 	}
-	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests, client decodes answers: %s\n",
-		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests), decoding)
+	visits := "every request a first visit (no session cookie)"
+	if c.FirstVisitEvery > 0 {
+		visits = fmt.Sprintf("clients that keep cookies return the session cookie on %d of %d requests", c.FirstVisitEvery-1, c.FirstVisitEvery)
+	}
+	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests;\n%s; the client decodes answers: %s\n",
+		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests), visits, decoding)
 	fmt.Fprintf(w, "%-10s %9s %7s %10s %10s %10s %8s %8s\n", "target", "requests", "errors", "req/s", "p50", "p99", "allowed", "denied")
 	for _, res := range []Result{r.Baseline, r.Canned, r.Botwarden} {
 		fmt.Fprintf(w, "%-10s %9d %7d %10.0f %10s %10s %8d %8d\n", res.Name, res.Requests, res.Errors, res.Throughput(),
@@ -182,8 +192,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.NewPipeline == nil {
 		return Report{}, errors.New("loadtest: NewPipeline is required")
 	}
-	if cfg.Requests == nil {
-		cfg.Requests = Traffic()
+	if cfg.Visits == nil {
+		cfg.Visits = Mix()
 	}
 	p, err := cfg.NewPipeline()
 	if err != nil {
@@ -192,6 +202,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	bw, err := extauthz.New(p, cfg.Options)
 	if err != nil {
 		return Report{}, fmt.Errorf("loadtest: %w", err)
+	}
+	if cfg.Requests, err = Returning(ctx, bw, cfg.Visits, cfg.FirstVisitEvery); err != nil {
+		return Report{}, err
 	}
 	canned, err := Record(ctx, bw, cfg.Requests)
 	if err != nil {

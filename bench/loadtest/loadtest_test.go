@@ -149,3 +149,59 @@ func TestAnswerDecode(t *testing.T) {
 		t.Fatal("a status longer than the answer decoded")
 	}
 }
+
+// TestReturning: clients that keep cookies come back with botwarden's
+// session cookie and then get no new one; others and every tenth
+// cookie-keeping request stay first visits.
+func TestReturning(t *testing.T) {
+	p, err := libraryBlocker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Finishers = append(p.Finishers, cookieIssuer{})
+	bw, err := extauthz.New(p, DefaultConfig().Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	visits := Mix()
+	reqs, err := Returning(context.Background(), bw, visits, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	returning, keeping := 0, 0
+	for i, v := range visits {
+		req := reqs[i]
+		cookie := req.GetAttributes().GetRequest().GetHttp().GetHeaders()["cookie"]
+		has := strings.Contains(cookie, "__bw=v1.")
+		if has {
+			returning++
+			if strings.Contains(v.Request.GetAttributes().GetRequest().GetHttp().GetHeaders()["cookie"], "__bw=") {
+				t.Fatal("Returning changed the visit it was given")
+			}
+		}
+		if v.KeepsCookies {
+			keeping++
+		} else if has {
+			t.Fatalf("request %d: a client that keeps no cookies sends one: %q", i, cookie)
+		}
+		resp, err := bw.Check(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if issued := len(setCookies(resp)) > 0; issued == has {
+			t.Fatalf("request %d: carries the session cookie %v, issued a new one %v", i, has, issued)
+		}
+	}
+	if want := keeping - keeping/10; returning != want {
+		t.Fatalf("%d returning requests, want %d of %d cookie-keeping ones", returning, want, keeping)
+	}
+}
+
+// cookieIssuer gives every request without a __bw cookie a new one.
+type cookieIssuer struct{}
+
+func (cookieIssuer) Finish(_ context.Context, r *detect.Request, v *detect.Verdict) {
+	if !strings.Contains(r.Headers["cookie"], "__bw=") {
+		v.SetCookies = append(v.SetCookies, "__bw=v1."+r.ID+"; Path=/; HttpOnly")
+	}
+}
