@@ -50,7 +50,10 @@ func (h Headers) Get(name string) string {
 	if v, ok := h[name]; ok {
 		return v
 	}
-	return h[strings.ToLower(name)]
+	if lower := strings.ToLower(name); lower != name {
+		return h[lower]
+	}
+	return "" // keys are lower-case: no second lookup for a lower-case miss
 }
 
 // Has reports whether header name (any case) is present.
@@ -58,8 +61,11 @@ func (h Headers) Has(name string) bool {
 	if _, ok := h[name]; ok {
 		return true
 	}
-	_, ok := h[strings.ToLower(name)]
-	return ok
+	if lower := strings.ToLower(name); lower != name {
+		_, ok := h[lower]
+		return ok
+	}
+	return false
 }
 
 // UserAgent returns the user-agent header.

@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"math"
+	"sync"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -43,8 +44,9 @@ func metadataBytes(r *detect.Request, v *detect.Verdict) []byte {
 	if src == "" {
 		src = detect.SourceNotComputed
 	}
-	var s structWriter
-	s.b = make([]byte, 0, 512)
+	buf := structBuffers.Get().(*[]byte)
+	defer structBuffers.Put(buf)
+	s := structWriter{b: (*buf)[:0]}
 	s.number(detect.FieldBotScore, float64(v.Score))
 	s.str(detect.FieldBotScoreSrc, string(src))
 	s.str(detect.FieldBotCategory, string(v.Category()))
@@ -62,10 +64,21 @@ func metadataBytes(r *detect.Request, v *detect.Verdict) []byte {
 	if r.Session != nil {
 		s.str(detect.FieldSessionID, r.Session.ID)
 	}
-	out := make([]byte, 0, 1+protowire.SizeVarint(uint64(len(s.b)))+len(s.b))
+	out := make([]byte, 0, 1+protowire.SizeBytes(len(s.b)))
 	out = protowire.AppendTag(out, responseDynamicMetadata, protowire.BytesType)
-	return protowire.AppendBytes(out, s.b)
+	out = protowire.AppendBytes(out, s.b)
+	if cap(s.b) <= maxStructBuffer {
+		*buf = s.b // keep what it grew to; a huge one (long tags) goes to the GC
+	}
+	return out
 }
+
+// structBuffers holds scratch space for the Struct, whose length has to be
+// known before it is written after its tag: only the final copy is
+// allocated per answer.
+var structBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const maxStructBuffer = 16 << 10
 
 // structWriter appends the entries of a google.protobuf.Struct. Every
 // string goes through utf8Safe: Envoy's parser rejects a proto3 string

@@ -47,7 +47,7 @@ const (
 type Manager struct {
 	cfg      Config
 	ring     *token.Ring
-	sameSite http.SameSite
+	cookie   cookieFormat
 	log      zerolog.Logger
 	now      func() time.Time
 
@@ -73,7 +73,10 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Manager, e
 	}
 	ss, _ := sameSite(cfg.SameSite) // validated
 	m := &Manager{
-		cfg: cfg, ring: ring, sameSite: ss, log: log, now: time.Now,
+		cfg: cfg, ring: ring, log: log, now: time.Now,
+		cookie: newCookieFormat(http.Cookie{
+			Name: cfg.CookieName, Path: "/", Domain: cfg.Domain, Secure: cfg.Secure, HttpOnly: cfg.HTTPOnly, SameSite: ss,
+		}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "botwarden_session_cookie_total",
 			Help: "Session cookies seen on requests, by result (absent, valid, malformed, unknown_key, tampered, expired, not_yet_valid, unbound).",
@@ -194,18 +197,8 @@ func (m *Manager) SetCookie(c token.Claims, now time.Time, reason string) (strin
 	if err != nil {
 		return "", fmt.Errorf("session: seal: %w", err)
 	}
-	ck := http.Cookie{
-		Name:     m.cfg.CookieName,
-		Value:    val,
-		Path:     "/",
-		Domain:   m.cfg.Domain,
-		MaxAge:   max(int(c.Expiry-now.Unix()), 1),
-		Secure:   m.cfg.Secure,
-		HttpOnly: m.cfg.HTTPOnly,
-		SameSite: m.sameSite,
-	}
 	m.issued.WithLabelValues(reason).Inc()
-	return ck.String(), nil
+	return m.cookie.format(val, max(int(c.Expiry-now.Unix()), 1)), nil
 }
 
 // Pending returns the session this verdict is about to give the client: the
