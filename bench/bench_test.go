@@ -22,16 +22,8 @@ import (
 // transport's own cost: decoding, conversion, answer, metadata); with
 // newPipeline inline (budget off: plus the engines' and decider's CPU);
 // and as the server runs it (deadline budget on). Requests cycle through
-// the load test's mix.
+// the load test's mix, returning visitors included.
 func BenchmarkCheckPipeline(b *testing.B) {
-	var wire []mem.BufferSlice
-	for _, r := range loadtest.Traffic() {
-		buf, err := proto.Marshal(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		wire = append(wire, mem.BufferSlice{mem.SliceBuffer(buf)})
-	}
 	p, err := newPipeline()
 	if err != nil {
 		b.Fatal(err)
@@ -44,6 +36,18 @@ func BenchmarkCheckPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 		return s
+	}
+	reqs, err := loadtest.Returning(context.Background(), newServer(p), loadtest.Mix(), loadtest.DefaultConfig().FirstVisitEvery)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wire []mem.BufferSlice
+	for _, r := range reqs {
+		buf, err := proto.Marshal(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wire = append(wire, mem.BufferSlice{mem.SliceBuffer(buf)})
 	}
 	for _, tt := range []struct {
 		name string
