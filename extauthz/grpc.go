@@ -18,21 +18,45 @@ import (
 // checkResponse maps a verdict to Envoy's CheckResponse as
 // reference/envoy.md §1.3–1.4 describe how Envoy applies it.
 func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.CheckResponse {
-	resp := &authv3.CheckResponse{}
-	resp.ProtoReflect().SetUnknown(metadataBytes(r, v))
+	var resp *authv3.CheckResponse
 	if denies(v) {
 		d := s.respond(r, v)
 		code := codes.PermissionDenied
 		if v.EnforcedAction == detect.ActionRateLimit {
 			code = codes.ResourceExhausted
 		}
-		resp.Status = &rpcstatus.Status{Code: int32(code), Message: utf8Safe("botwarden: " + string(v.EnforcedAction))}
-		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: deniedResponse(d, v.SetCookies)}
-		return resp
+		a := new(deniedAnswer)
+		a.status = rpcstatus.Status{Code: int32(code), Message: utf8Safe("botwarden: " + string(v.EnforcedAction))}
+		deniedResponse(a, d, v.SetCookies)
+		a.oneof.DeniedResponse = &a.denied
+		a.resp.Status, a.resp.HttpResponse = &a.status, &a.oneof
+		resp = &a.resp
+	} else {
+		a := new(okAnswer)
+		okResponse(&a.ok, r, v)
+		a.oneof.OkResponse = &a.ok
+		a.resp.Status, a.resp.HttpResponse = &a.status, &a.oneof
+		resp = &a.resp
 	}
-	resp.Status = &rpcstatus.Status{Code: int32(codes.OK)}
-	resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: okResponse(r, v)}
+	resp.ProtoReflect().SetUnknown(metadataBytes(r, v))
 	return resp
+}
+
+// okAnswer and deniedAnswer hold the messages of one answer in a single
+// allocation instead of one each.
+type okAnswer struct {
+	resp   authv3.CheckResponse
+	status rpcstatus.Status
+	oneof  authv3.CheckResponse_OkResponse
+	ok     authv3.OkHttpResponse
+}
+
+type deniedAnswer struct {
+	resp   authv3.CheckResponse
+	status rpcstatus.Status
+	oneof  authv3.CheckResponse_DeniedResponse
+	denied authv3.DeniedHttpResponse
+	code   typev3.HttpStatus
 }
 
 // falseValue is shared by every header option: Append=false makes Envoy
@@ -56,8 +80,8 @@ func utf8Safe(s string) string {
 	return strings.ToValidUTF8(s, "!")
 }
 
-func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
-	ok := &authv3.OkHttpResponse{}
+// okResponse fills ok, which is zero.
+func okResponse(ok *authv3.OkHttpResponse, r *detect.Request, v *detect.Verdict) {
 	var set []header
 	if injects(v) {
 		var buf [10]header
@@ -89,17 +113,15 @@ func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
 			}
 		}
 	}
-	return ok
 }
 
-// deniedResponse copies the responder's reply. Every header has
+// deniedResponse fills a with the responder's reply. Every header has
 // Append=false: Envoy drops append=true headers on a denial, and removes
 // then addCopy()s each named header, so repeating set-cookie works.
-func deniedResponse(d detect.Response, cookies []string) *authv3.DeniedHttpResponse {
-	out := &authv3.DeniedHttpResponse{
-		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.Status)},
-		Body:   utf8Safe(string(d.Body)),
-	}
+func deniedResponse(a *deniedAnswer, d detect.Response, cookies []string) {
+	a.code.Code = typev3.StatusCode(d.Status)
+	out := &a.denied
+	out.Status, out.Body = &a.code, utf8Safe(string(d.Body))
 	out.Headers = make([]*corev3.HeaderValueOption, 0, len(d.Headers)+len(cookies))
 	for name, values := range d.Headers {
 		name = strings.ToLower(name)
@@ -112,7 +134,6 @@ func deniedResponse(d detect.Response, cookies []string) *authv3.DeniedHttpRespo
 			out.Headers = append(out.Headers, setHeader("set-cookie", c))
 		}
 	}
-	return out
 }
 
 func hasValue(h http.Header, name, value string) bool {

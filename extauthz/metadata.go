@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"math"
+	"net/netip"
 	"sync"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -58,7 +59,7 @@ func metadataBytes(r *detect.Request, v *detect.Verdict) []byte {
 	s.str(detect.FieldEnforcedAction, string(v.EnforcedAction))
 	s.str(detect.FieldRuleID, v.RuleID)
 	s.str(detect.FieldMode, string(v.Mode))
-	s.str(detect.FieldClientIP, addrString(r.ClientIP))
+	s.addr(detect.FieldClientIP, r.ClientIP)
 	s.strings(detect.FieldBotTags, v.Tags)
 	s.numbers(detect.FieldBotDetectionIDs, v.DetectionIDs)
 	if r.Session != nil {
@@ -109,6 +110,20 @@ const (
 func (s *structWriter) str(key, val string) {
 	val = utf8Safe(val)
 	s.entry(key, stringValueLen(val), func() { s.appendString(val) })
+}
+
+// addr appends an address as a string ("" when invalid) without the
+// allocation of netip.Addr.String.
+func (s *structWriter) addr(key string, a netip.Addr) {
+	var buf [64]byte // an IPv6 address with a zone fits
+	b := buf[:0]
+	if a.IsValid() {
+		b = a.AppendTo(b)
+	}
+	s.entry(key, 1+protowire.SizeBytes(len(b)), func() {
+		s.b = protowire.AppendTag(s.b, valueString, protowire.BytesType)
+		s.b = protowire.AppendBytes(s.b, b)
+	})
 }
 
 func (s *structWriter) number(key string, n float64) {
