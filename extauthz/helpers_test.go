@@ -104,6 +104,13 @@ func newTestServer(t testing.TB, p *detect.Pipeline, opts Options) *Server {
 // dialGRPC serves s on a real loopback listener and returns a client.
 func dialGRPC(t testing.TB, s authv3.AuthorizationServer) authv3.AuthorizationClient {
 	t.Helper()
+	return authv3.NewAuthorizationClient(serveGRPC(t, s))
+}
+
+// serveGRPC serves s on a real loopback listener, as the server does, and
+// returns a connection to it.
+func serveGRPC(t testing.TB, s authv3.AuthorizationServer) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +128,7 @@ func dialGRPC(t testing.TB, s authv3.AuthorizationServer) authv3.AuthorizationCl
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return authv3.NewAuthorizationClient(conn)
+	return conn
 }
 
 const (
