@@ -45,11 +45,11 @@ const (
 // Manager reads and writes the session cookie. It is safe for concurrent
 // use and holds no per-request state.
 type Manager struct {
-	cfg      Config
-	ring     *token.Ring
-	cookie   cookieFormat
-	log      zerolog.Logger
-	now      func() time.Time
+	cfg    Config
+	ring   *token.Ring
+	cookie cookieFormat
+	log    zerolog.Logger
+	now    func() time.Time
 
 	results *prometheus.CounterVec
 	issued  *prometheus.CounterVec
