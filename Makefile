@@ -48,7 +48,7 @@ bench:
 	$(MAKE) bench-go
 
 bench-go:
-	$(GO) test -run=^$$ -bench=. -benchmem -benchtime=$(BENCHTIME) ./detect/... ./extauthz/... ./accesslog/... ./wasmfilter/... ./server/...
+	$(GO) test -run=^$$ -bench=. -benchmem -benchtime=$(BENCHTIME) ./detect/... ./extauthz/... ./accesslog/... ./wasmfilter/... ./server/... ./bench/...
 
 ## eval: detection engines on the ../shared/data corpora
 eval:
