@@ -22,7 +22,8 @@ import (
 // transport's own cost: decoding, conversion, answer, metadata); with
 // newPipeline inline (budget off: plus the engines' and decider's CPU);
 // and as the server runs it (deadline budget on). Requests cycle through
-// the load test's mix, returning visitors included.
+// the load test's mix, returning visitors included (and, for botwarden,
+// every request a first visit).
 func BenchmarkCheckPipeline(b *testing.B) {
 	p, err := newPipeline()
 	if err != nil {
@@ -41,23 +42,19 @@ func BenchmarkCheckPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var wire []mem.BufferSlice
-	for _, r := range reqs {
-		buf, err := proto.Marshal(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		wire = append(wire, mem.BufferSlice{mem.SliceBuffer(buf)})
-	}
+	returning, firstVisits := wireForm(b, reqs), wireForm(b, loadtest.Traffic())
 	for _, tt := range []struct {
 		name string
 		srv  authv3.AuthorizationServer
+		wire []mem.BufferSlice
 	}{
-		{"do-nothing", loadtest.Noop{}},
-		{"botwarden-empty-pipeline", newServer(&detect.Pipeline{Budget: -1})},
-		{"botwarden-inline", newServer(&inline)},
-		{"botwarden", newServer(p)},
+		{"do-nothing", loadtest.Noop{}, returning},
+		{"botwarden-empty-pipeline", newServer(&detect.Pipeline{Budget: -1}), returning},
+		{"botwarden-inline", newServer(&inline), returning},
+		{"botwarden", newServer(p), returning},
+		{"botwarden-first-visits", newServer(p), firstVisits},
 	} {
+		wire := tt.wire
 		b.Run(tt.name, func(b *testing.B) {
 			check := registeredCheck(b, tt.srv)
 			ctx := context.Background()
@@ -106,3 +103,15 @@ type registrar struct {
 }
 
 func (r *registrar) RegisterService(desc *grpc.ServiceDesc, impl any) { r.desc, r.impl = desc, impl }
+
+func wireForm(b *testing.B, reqs []*authv3.CheckRequest) []mem.BufferSlice {
+	var wire []mem.BufferSlice
+	for _, r := range reqs {
+		buf, err := proto.Marshal(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wire = append(wire, mem.BufferSlice{mem.SliceBuffer(buf)})
+	}
+	return wire
+}
