@@ -81,14 +81,23 @@ var serviceDesc = grpc.ServiceDesc{
 }
 
 // wireRequests recycles decoded requests: their header slices are the
-// only per-request buffers that survive to the next call.
+// only per-request buffers that survive to the next call. One grown by a
+// request with thousands of headers is left to the GC rather than kept.
 var wireRequests = sync.Pool{New: func() any { return new(checkwire.Request) }}
+
+const maxPooledHeaders = 256
+
+func recycle(w *checkwire.Request) {
+	if cap(w.Headers) <= maxPooledHeaders && cap(w.HeaderMap) <= maxPooledHeaders {
+		wireRequests.Put(w)
+	}
+}
 
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	presizeStack(0)
 	s := srv.(*Server)
 	w := wireRequests.Get().(*checkwire.Request)
-	defer wireRequests.Put(w)
+	defer recycle(w)
 	if err := dec(w); err != nil {
 		return nil, err
 	}
