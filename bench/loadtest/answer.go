@@ -38,56 +38,40 @@ var errTruncated = errors.New("truncated CheckResponse")
 
 func (a *answer) decode(b []byte) error {
 	*a = answer{wireLength: len(b)}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", errTruncated, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num == responseStatus && typ == protowire.BytesType {
-			status, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: %w", errTruncated, protowire.ParseError(n))
-			}
-			if err := a.decodeStatus(status); err != nil {
-				return err
-			}
-			b = b[n:]
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", errTruncated, protowire.ParseError(n))
-		}
-		b = b[n:]
-		switch num {
-		case responseDenied:
+	return fields(b, func(num protowire.Number, typ protowire.Type, value []byte) error {
+		switch {
+		case num == responseStatus && typ == protowire.BytesType:
+			status, _ := protowire.ConsumeBytes(value) // fields checked it
+			return fields(status, func(num protowire.Number, typ protowire.Type, value []byte) error {
+				if num == statusCodeField && typ == protowire.VarintType {
+					code, _ := protowire.ConsumeVarint(value)
+					a.code = int32(code)
+				}
+				return nil
+			})
+		case num == responseDenied:
 			a.ok, a.denied = false, true
-		case responseOK:
+		case num == responseOK:
 			a.ok, a.denied = true, false
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
-func (a *answer) decodeStatus(b []byte) error {
+// fields calls fn with every field of the message in b: its number, wire
+// type and encoded value (as protowire.ConsumeFieldValue delimits it).
+func fields(b []byte, fn func(protowire.Number, protowire.Type, []byte) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return fmt.Errorf("%w: status: %w", errTruncated, protowire.ParseError(n))
+			return fmt.Errorf("%w: %w", errTruncated, protowire.ParseError(n))
 		}
 		b = b[n:]
-		if num == statusCodeField && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return fmt.Errorf("%w: status code: %w", errTruncated, protowire.ParseError(n))
-			}
-			a.code, b = int32(v), b[n:]
-			continue
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return fmt.Errorf("%w: field %d: %w", errTruncated, num, protowire.ParseError(n))
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return fmt.Errorf("%w: status: %w", errTruncated, protowire.ParseError(n))
+		if err := fn(num, typ, b[:n]); err != nil {
+			return err
 		}
 		b = b[n:]
 	}
