@@ -18,15 +18,15 @@ import (
 //
 //   - CheckResponse is marshalled with the vtprotobuf code go-control-plane
 //     generates when built with -tags vtprotobuf (the Makefile and
-//     Dockerfile do). Reflection-driven proto.Marshal of a typical answer
-//     (verdict headers, cookie, Logpush metadata Struct) costs about five
-//     times as much. Without the tag the method set is absent and the
-//     standard codec marshals, with the same bytes on the wire.
+//     Dockerfile do): 0.6 µs for a browser's answer against 1.8 µs with
+//     reflection-driven proto.Marshal (BenchmarkCodecMarshal). Without the
+//     tag the method set is absent and the standard codec marshals, with
+//     the same bytes on the wire.
 //
 //   - Check requests are decoded straight from the wire into a
 //     checkwire.Request, the fields botwarden reads, instead of through
 //     protobuf-go's reflection into an authv3.CheckRequest (see the
-//     checkwire package: ~10x cheaper, differentially fuzzed against
+//     checkwire package: about 3.8x cheaper, differentially fuzzed against
 //     proto.Unmarshal).
 //
 // Every other message (health, access logs) goes to the standard codec

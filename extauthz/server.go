@@ -71,7 +71,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) { g.RegisterService(&serviceD
 
 // serviceDesc is go-control-plane's Authorization service description with
 // a Check handler that decodes the request from the wire with checkwire
-// (about 10 times cheaper than protobuf-go's reflection) instead of into
+// (about 3.8 times cheaper than protobuf-go's reflection) instead of into
 // an authv3.CheckRequest. Same service, method and wire format.
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
@@ -235,10 +235,10 @@ const stackPresize = 10 << 10
 // presizeStack grows the calling goroutine's stack once, while it is
 // shallow. grpc-go runs every RPC on a new goroutine, whose stack starts
 // at 2 KiB; a decision needs about 8 KiB, and letting it grow on demand
-// means two or three copies made deep inside the decoder and the engines,
-// each walking and adjusting every live frame (a benchmark that runs each
-// Check on a fresh goroutine measured about 10 µs of that per Check). One
-// copy here, with two frames on the stack, costs a fraction of it. The
+// means copies made deep inside the decoder and the engines, each walking
+// and adjusting every live frame: under the load harness the stack copies
+// attributed to the handler fell from about 3.4 µs to 1.2 µs per Check
+// with one copy here, with few frames on the stack. The
 // frame is a local array the compiler keeps on the stack: it does not
 // escape, and presizeStack is not inlined so the frame is its own.
 //
