@@ -202,7 +202,7 @@ func TestBadMessagesSkipped(t *testing.T) {
 	_ = nc
 	ctx := context.Background()
 	bad := []*nats.Msg{
-		{Subject: "bwtest.events.x", Data: []byte("{}")},                                                       // no version
+		{Subject: "bwtest.events.x", Data: []byte("{}")},                                                          // no version
 		{Subject: "bwtest.events.x", Data: []byte("{}"), Header: nats.Header{hdrVersion: {"2"}, hdrKinds: {"2"}}}, // another version
 		{Subject: "bwtest.events.x", Data: []byte("not json"), Header: nats.Header{hdrVersion: {"1"}, hdrKinds: {"2"}}},
 		{Subject: "bwtest.events.x", Data: []byte("{}"), Header: nats.Header{hdrVersion: {"1"}, hdrKinds: {"99"}}},
