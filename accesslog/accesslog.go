@@ -3,7 +3,7 @@
 // every HTTP entry into a detect.Event for the asynchronous analysis
 // (Netacea's "Monitor Ingest").
 //
-// The wire contract (reference/envoy.md §2.2): one client-streaming RPC per
+// The wire contract (docs/envoy.md, "Access logs"): one client-streaming RPC per
 // Envoy worker thread; the identifier comes only on the first message of a
 // stream; Envoy never reads a response and loses what it wrote to a stream
 // the server closed. So the receiver reads until EOF, never ends a stream on
