@@ -32,6 +32,9 @@ func ApplyEnv(cfg *Config, env []string) error {
 			if ignoredEnv[k] {
 				continue
 			}
+			if hint, gone := removedEnv(k); gone {
+				return fmt.Errorf("%s: %s", k, hint)
+			}
 			return fmt.Errorf("%s: no such setting", k)
 		}
 		if err := set(f, v); err != nil {
@@ -43,6 +46,16 @@ func ApplyEnv(cfg *Config, env []string) error {
 
 // ignoredEnv are BOTWARDEN_ variables that are not settings (read elsewhere).
 var ignoredEnv = map[string]bool{"BOTWARDEN_CONFIG": true}
+
+// removedEnv finds the variable of a removed key (see removedKeys).
+func removedEnv(name string) (string, bool) {
+	for key, hint := range removedKeys {
+		if name == EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_")) {
+			return hint, true
+		}
+	}
+	return "", false
+}
 
 // EnvNames lists every override variable, for documentation.
 func EnvNames() []string {

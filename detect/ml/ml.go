@@ -39,17 +39,16 @@ func EmbeddedModel() (*Model, error) {
 	return m, nil
 }
 
-// Config configures the engine.
+// Config configures the engine. The engine has no on/off switch of its
+// own: it runs when detection.engines lists "ml".
 type Config struct {
-	// Enabled turns the engine on (default true).
-	Enabled bool `yaml:"enabled"`
 	// ModelFile is a model written by `botwarden train`; empty uses the
 	// embedded model.
 	ModelFile string `yaml:"model_file"`
 }
 
-// DefaultConfig returns the defaults: enabled, embedded model.
-func DefaultConfig() Config { return Config{Enabled: true} }
+// DefaultConfig returns the defaults: the embedded model.
+func DefaultConfig() Config { return Config{} }
 
 // Validate checks the configuration; errors name the field.
 func (c Config) Validate() error {
@@ -102,7 +101,7 @@ func NewWithModel(m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Eng
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("ml: %w", err)
 	}
-	return newEngine(Config{Enabled: true}, m, log, reg)
+	return newEngine(Config{}, m, log, reg)
 }
 
 func newEngine(cfg Config, m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
@@ -134,7 +133,7 @@ func (e *Engine) Model() *Model { return e.model }
 // Evaluate implements detect.Engine: it proposes the model's score unless
 // a heuristic already decided (score 1 stands, nothing to add).
 func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdict) error {
-	if !e.cfg.Enabled || v.Score == detect.ScoreAutomated {
+	if v.Score == detect.ScoreAutomated {
 		return nil
 	}
 	s := e.Score(r, v)
