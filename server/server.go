@@ -43,6 +43,9 @@ type Server struct {
 
 	grpcLis, httpLis net.Listener
 	ready            atomic.Bool
+	// clusterReady, set with a cluster: section, says whether the shared
+	// backends let this replica serve (and what is degraded).
+	clusterReady func() (bool, string)
 	unary            atomic.Int64 // unary RPCs (Checks) in flight
 
 	// background tasks run for the life of Serve; closers run after drain;
@@ -117,6 +120,17 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if s.clusterReady != nil {
+			ok, detail := s.clusterReady()
+			if !ok {
+				http.Error(w, "not ready: "+detail, http.StatusServiceUnavailable)
+				return
+			}
+			if detail != "" {
+				w.Write([]byte("ready (" + detail + ")\n"))
+				return
+			}
 		}
 		w.Write([]byte("ready\n"))
 	})

@@ -80,7 +80,7 @@ func (c Config) Validate() error {
 	case c.Rebuild < 0:
 		return fmt.Errorf("rebuild: must not be negative, got %s", c.Rebuild)
 	case c.MaxAge < c.Rebuild:
-		return fmt.Errorf("max_age: must be at least the rebuild window (%s), got %s", c.Rebuild, c.MaxAge)
+		return fmt.Errorf("stream_max_age: must be at least the rebuild window (%s), got %s", c.Rebuild, c.MaxAge)
 	}
 	return nil
 }

@@ -252,7 +252,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Stream = "" }, "stream"},
 		{func(c *Config) { c.Partitions = 0 }, "partitions"},
 		{func(c *Config) { c.AckWait = 0 }, "ack_wait"},
-		{func(c *Config) { c.MaxAge = time.Second }, "max_age"},
+		{func(c *Config) { c.MaxAge = time.Second }, "stream_max_age"},
 	} {
 		c := testConfig()
 		tt.mut(&c)
