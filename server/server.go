@@ -46,7 +46,7 @@ type Server struct {
 	// clusterReady, set with a cluster: section, says whether the shared
 	// backends let this replica serve (and what is degraded).
 	clusterReady func() (bool, string)
-	unary            atomic.Int64 // unary RPCs (Checks) in flight
+	unary        atomic.Int64 // unary RPCs (Checks) in flight
 
 	// background tasks run for the life of Serve; closers run after drain;
 	// reloaders re-read files (policy, range snapshots) on Reload.
