@@ -92,7 +92,7 @@ func (b *Botwarden) Traffic(t testing.TB, n int) {
 	sent := 0
 	for i := range n {
 		path := fmt.Sprintf("/products/%d", i)
-		if i%3 == 2 {
+		if i%3 == 1 {
 			path = "/login"
 		}
 		for _, c := range clients {
