@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -251,7 +252,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	targets := []*target{{name: "do-nothing", srv: Noop{}}, {name: "canned", srv: canned}, {name: "botwarden", srv: bw}}
 	for _, t := range targets {
-		if err := t.start(cfg.Conns); err != nil {
+		var err error
+		// Goroutines inherit profiler labels: the target's server and
+		// connections are started under its name, so a CPU profile of the
+		// run (bench -cpuprofile) splits by target and side.
+		pprof.Do(ctx, pprof.Labels("target", t.name, "side", "server"), func(context.Context) { err = t.start(cfg.Conns) })
+		if err != nil {
 			for _, t := range targets {
 				t.stop()
 			}
@@ -261,7 +267,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	for _, t := range targets {
-		if err := t.verify(ctx, cfg.Requests); err != nil {
+		var err error
+		// The first RPCs connect: the client transport's goroutines are
+		// the client side's.
+		pprof.Do(ctx, pprof.Labels("target", t.name, "side", "client"), func(ctx context.Context) { err = t.verify(ctx, cfg.Requests) })
+		if err != nil {
 			return Report{}, err
 		}
 	}
@@ -365,6 +375,7 @@ func (t *target) drive(ctx context.Context, cfg Config, d time.Duration, record 
 	start := time.Now()
 	for w := range cfg.Concurrency {
 		wg.Go(func() {
+			pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("target", t.name, "side", "client")))
 			tl := &tallies[w]
 			tl.lat = make([]time.Duration, 0, 4096)
 			conn := t.conns[w%len(t.conns)]
