@@ -62,8 +62,8 @@ func metadataBytes(r *detect.Request, v *detect.Verdict) []byte {
 	s.addr(detect.FieldClientIP, r.ClientIP)
 	s.strings(detect.FieldBotTags, v.Tags)
 	s.numbers(detect.FieldBotDetectionIDs, v.DetectionIDs)
-	if r.Session != nil {
-		s.str(detect.FieldSessionID, r.Session.ID)
+	if v.Session != nil {
+		s.str(detect.FieldSessionID, v.Session.ID)
 	}
 	out := make([]byte, 0, 1+protowire.SizeBytes(len(s.b)))
 	out = protowire.AppendTag(out, responseDynamicMetadata, protowire.BytesType)

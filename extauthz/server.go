@@ -2,10 +2,10 @@ package extauthz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -34,7 +34,7 @@ type Options struct {
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
-	pipeline  atomic.Pointer[detect.Pipeline]
+	pipeline  *detect.Pipeline
 	responder detect.Responder
 	cfg       Config
 	lim       limits
@@ -42,10 +42,13 @@ type Server struct {
 	m         *metrics
 }
 
-// New builds a Server deciding with p (which may be replaced later with
-// SetPipeline, e.g. on policy reload). It fails only on an invalid config or
-// a metrics registration conflict.
+// New builds a Server deciding with p; the policy reloads inside p's
+// decider, so p itself never changes. It fails only on a nil pipeline, an
+// invalid config or a metrics registration conflict.
 func New(p *detect.Pipeline, opts Options) (*Server, error) {
+	if p == nil {
+		return nil, errors.New("extauthz: nil pipeline")
+	}
 	if err := opts.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("extauthz: %w", err)
 	}
@@ -53,16 +56,12 @@ func New(p *detect.Pipeline, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{responder: opts.Responder, cfg: opts.Config, lim: opts.Config.limits(), log: opts.Logger, m: m}
+	s := &Server{pipeline: p, responder: opts.Responder, cfg: opts.Config, lim: opts.Config.limits(), log: opts.Logger, m: m}
 	if s.responder == nil {
 		s.responder = BlockResponder{}
 	}
-	s.pipeline.Store(p)
 	return s, nil
 }
-
-// SetPipeline swaps the pipeline; checks in flight finish on the old one.
-func (s *Server) SetPipeline(p *detect.Pipeline) { s.pipeline.Store(p) }
 
 // Register mounts the Authorization service on a gRPC server, which must
 // have been built with ServerOption: its Check method decodes requests with
@@ -120,9 +119,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	r, iss := fromCheckRequest(req, s.cfg.ClientIP, s.lim)
 	var v *detect.Verdict
 	if req == nil {
-		v = safeVerdict("nil-request")
+		v = s.pipeline.SafeVerdict("error", "nil-request")
 	} else {
-		r, v = s.decide(ctx, r)
+		v = s.pipeline.Check(ctx, r)
 	}
 	resp := s.answer(r, v, iss, start)
 	typedMetadata(resp)
@@ -133,8 +132,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 func (s *Server) checkWire(ctx context.Context, w *checkwire.Request) *authv3.CheckResponse {
 	start := time.Now()
 	r, iss := fromWire(w, s.cfg.ClientIP, s.lim)
-	r, v := s.decide(ctx, r)
-	return s.answer(r, v, iss, start)
+	return s.answer(r, s.pipeline.Check(ctx, r), iss, start)
 }
 
 // answer builds the response to a decided request and accounts for it.
@@ -143,43 +141,6 @@ func (s *Server) answer(r *detect.Request, v *detect.Verdict, iss issue, start t
 	s.m.observe(TransportGRPC, v, iss, time.Since(start))
 	s.logDecision(TransportGRPC, r, v, iss)
 	return resp
-}
-
-// decide runs the pipeline. It hands the pipeline a copy of r: when the
-// budget runs out the pipeline returns a fallback while its engines may
-// still be writing to the request they got (the session engine sets
-// Session), so after a fallback the untouched original is used.
-func (s *Server) decide(ctx context.Context, r *detect.Request) (out *detect.Request, v *detect.Verdict) {
-	p := s.pipeline.Load()
-	if p == nil {
-		return r, safeVerdict("no-pipeline")
-	}
-	defer func() {
-		// A panicking decider or finisher must cost the decision, not the
-		// process: grpc-go does not recover handler panics.
-		if x := recover(); x != nil {
-			s.m.panics.Inc()
-			s.log.Error().Interface("panic", x).Str("request_id", r.ID).Msg("check panicked; answering with the safe verdict")
-			out, v = r, safeVerdict("internal-error")
-			v.Errors = 1
-		}
-	}()
-	work := *r
-	v = p.Check(ctx, &work)
-	if v == nil {
-		return r, safeVerdict("nil-verdict")
-	}
-	if v.Deadline {
-		return r, v
-	}
-	return &work, v
-}
-
-// safeVerdict allows, computes nothing and says why in its tags.
-func safeVerdict(tag string) *detect.Verdict {
-	v := &detect.Verdict{Source: detect.SourceNotComputed, Action: detect.ActionAllow, EnforcedAction: detect.ActionAllow}
-	v.AddTags(tag)
-	return v
 }
 
 // respond renders an enforced denial, never panicking: a broken responder

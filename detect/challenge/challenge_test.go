@@ -331,7 +331,7 @@ func TestNoJSFlow(t *testing.T) {
 	r.Time = h.now
 	v := &detect.Verdict{}
 	_ = h.sm.Evaluate(context.Background(), r, v)
-	if !v.ChallengePassed || v.JSDetectionChecked || !r.Session.NoJS || !v.HasTag(session.TagNoJS) {
+	if !v.ChallengePassed || v.JSDetectionChecked || v.Session == nil || !v.Session.NoJS || !v.HasTag(session.TagNoJS) {
 		t.Fatalf("verdict after no-JS pass: %+v", v)
 	}
 }
