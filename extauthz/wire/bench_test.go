@@ -1,4 +1,4 @@
-package checkwire
+package wire
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 
 // BenchmarkUnmarshal decodes the same ~1 KB, 22-header browser request
 // with proto.Unmarshal into a new message (what the gRPC codec does: the
-// baseline) and with checkwire into a reused Request (a pooled one) and a
+// baseline) and with Request.Unmarshal into a reused Request (a pooled one) and a
 // new one.
 func BenchmarkUnmarshal(b *testing.B) {
 	wire := marshal(b, browserRequest())
@@ -23,7 +23,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 			}
 		}
 	})
-	b.Run("checkwire", func(b *testing.B) {
+	b.Run("wire", func(b *testing.B) {
 		b.SetBytes(int64(len(wire)))
 		b.ReportAllocs()
 		var r Request
@@ -33,7 +33,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 			}
 		}
 	})
-	b.Run("checkwire-new", func(b *testing.B) {
+	b.Run("wire-new", func(b *testing.B) {
 		b.SetBytes(int64(len(wire)))
 		b.ReportAllocs()
 		for b.Loop() {

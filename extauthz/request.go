@@ -1,14 +1,18 @@
 package extauthz
 
+// This file maps Envoy's CheckRequest onto detect.Request: which attributes
+// and headers botwarden reads, how headers are normalised and capped, and
+// where the client address comes from. response.go maps the verdict back.
+
 import (
 	"net/netip"
 	"strings"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/botwarden/botwarden/detect"
-	"github.com/botwarden/botwarden/extauthz/checkwire"
 )
 
 // issue is a bit set of what was wrong with a request during conversion; the
@@ -50,29 +54,30 @@ func FromCheckRequest(req *authv3.CheckRequest, cfg Config) *detect.Request {
 	return r
 }
 
-// fromCheckRequest converts a decoded CheckRequest through the same path
-// the gRPC server takes from the wire (fromWire).
+// fromCheckRequest is the whole mapping of a CheckRequest, for the gRPC
+// server (which decodes the request with package wire) and in-process
+// callers alike. Envoy's AttributeContext is documented at
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/service/auth/v3/attribute_context.proto
 func fromCheckRequest(req *authv3.CheckRequest, ipcfg ClientIPConfig, lim limits) (*detect.Request, issue) {
-	w := checkwire.FromProto(req)
-	return fromWire(&w, ipcfg, lim)
-}
-
-// fromWire converts the fields of a CheckRequest botwarden reads.
-func fromWire(w *checkwire.Request, ipcfg ClientIPConfig, lim limits) (*detect.Request, issue) {
 	var iss issue
-	if !w.HasHTTP {
+	attrs := req.GetAttributes()
+	http := attrs.GetRequest().GetHttp()
+	if http == nil {
 		iss |= issueMissingAttributes
 	}
 	r := &detect.Request{
-		Method:            w.Method,
-		Path:              w.Path,
-		Host:              w.Host,
-		Scheme:            w.Scheme,
-		Protocol:          w.Protocol,
-		ContextExtensions: w.ContextExtensions,
+		Method:            http.GetMethod(),
+		Path:              http.GetPath(),
+		Host:              http.GetHost(),
+		Scheme:            http.GetScheme(),
+		Protocol:          http.GetProtocol(),
+		ContextExtensions: attrs.GetContextExtensions(),
 	}
-	if w.HasTime {
-		r.Time = w.Time
+	if len(r.ContextExtensions) == 0 {
+		r.ContextExtensions = nil
+	}
+	if t := attrs.GetRequest().GetTime(); t.IsValid() {
+		r.Time = t.AsTime()
 	} else {
 		r.Time = time.Now()
 	}
@@ -80,10 +85,10 @@ func fromWire(w *checkwire.Request, ipcfg ClientIPConfig, lim limits) (*detect.R
 	// Envoy sends either headers (map) or, with encode_raw_headers,
 	// header_map (ordered, raw bytes); take whichever is present.
 	var pseudo pseudoHeaders
-	if len(w.HeaderMap) > 0 {
-		r.Headers, r.HeaderOrder, pseudo, iss = rawHeaders(w.HeaderMap, lim, iss)
+	if raw := http.GetHeaderMap().GetHeaders(); len(raw) > 0 {
+		r.Headers, r.HeaderOrder, pseudo, iss = rawHeaders(raw, lim, iss)
 	} else {
-		r.Headers, pseudo, iss = mapHeaders(w.Headers, lim, iss)
+		r.Headers, pseudo, iss = mapHeaders(http.GetHeaders(), lim, iss)
 	}
 
 	// Attributes first; the pseudo-headers only fill gaps (a hand-built
@@ -94,7 +99,7 @@ func fromWire(w *checkwire.Request, ipcfg ClientIPConfig, lim limits) (*detect.R
 	if r.Path == "" {
 		r.Path = pseudo.path
 	}
-	if q := w.Query; q != "" && !strings.Contains(r.Path, "?") {
+	if q := http.GetQuery(); q != "" && !strings.Contains(r.Path, "?") {
 		r.Path += "?" + q
 	}
 	if r.Host == "" {
@@ -110,7 +115,7 @@ func fromWire(w *checkwire.Request, ipcfg ClientIPConfig, lim limits) (*detect.R
 	r.Host, iss = capValue(lowerASCII(r.Host), lim, iss)
 	r.ID = r.Headers["x-request-id"]
 
-	r.PeerIP = peerAddr(w)
+	r.PeerIP = peerAddr(attrs.GetSource().GetAddress().GetSocketAddress())
 	r.ClientIP, iss = ipcfg.resolve(r.Headers, r.PeerIP, iss)
 	return r, iss
 }
@@ -132,11 +137,10 @@ func (p *pseudoHeaders) set(name, value string) {
 
 // mapHeaders copies Envoy's header map (already lower-case, duplicates
 // already joined with ",") without the pseudo-headers.
-func mapHeaders(in []checkwire.Header, lim limits, iss issue) (detect.Headers, pseudoHeaders, issue) {
+func mapHeaders(in map[string]string, lim limits, iss issue) (detect.Headers, pseudoHeaders, issue) {
 	var p pseudoHeaders
 	h := make(detect.Headers, min(len(in), lim.maxHeaders))
-	for _, kv := range in {
-		k, v := kv.Key, kv.Value
+	for k, v := range in {
 		if strings.HasPrefix(k, ":") {
 			p.set(k, v)
 			continue
@@ -159,14 +163,14 @@ func mapHeaders(in []checkwire.Header, lim limits, iss issue) (detect.Headers, p
 // order, duplicates not merged). Duplicates are joined with "," as Envoy
 // does for the map form; HeaderOrder lists each name once, at its first
 // appearance.
-func rawHeaders(list []checkwire.RawHeader, lim limits, iss issue) (detect.Headers, []string, pseudoHeaders, issue) {
+func rawHeaders(list []*corev3.HeaderValue, lim limits, iss issue) (detect.Headers, []string, pseudoHeaders, issue) {
 	var p pseudoHeaders
 	h := make(detect.Headers, min(len(list), lim.maxHeaders))
 	order := make([]string, 0, min(len(list), lim.maxHeaders))
 	for _, hv := range list {
-		k := lowerASCII(hv.Key)
-		v := hv.Value
-		if raw := hv.RawValue; len(raw) > 0 {
+		k := lowerASCII(hv.GetKey())
+		v := hv.GetValue()
+		if raw := hv.GetRawValue(); len(raw) > 0 {
 			v = string(raw[:min(len(raw), lim.maxValue+1)]) // copy no more than the cap needs
 		}
 		if k == "" {
@@ -218,11 +222,8 @@ func lowerASCII(s string) string {
 
 // peerAddr extracts the L4 peer from source.address (a socket address;
 // pipes and internal addresses have none).
-func peerAddr(w *checkwire.Request) netip.Addr {
-	if !w.HasSocketAddress {
-		return netip.Addr{}
-	}
-	ip, err := netip.ParseAddr(w.PeerAddress)
+func peerAddr(sa *corev3.SocketAddress) netip.Addr {
+	ip, err := netip.ParseAddr(sa.GetAddress())
 	if err != nil {
 		return netip.Addr{}
 	}

@@ -1,4 +1,4 @@
-package checkwire
+package wire
 
 import (
 	"flag"
@@ -34,11 +34,11 @@ func FuzzUnmarshal(f *testing.F) {
 		if err != nil || rerr != nil {
 			t.Fatalf("proto.Unmarshal accepted it, Unmarshal: %v / %v", err, rerr)
 		}
-		want := FromProto(&pb)
-		if d := diff(fresh, want); d != "" {
+		want := viewOf(&pb)
+		if d := diff(fresh.view(), want); d != "" {
 			t.Fatal(d)
 		}
-		if d := diff(reused, want); d != "" {
+		if d := diff(reused.view(), want); d != "" {
 			t.Fatalf("reused Request: %s", d)
 		}
 	})

@@ -53,7 +53,7 @@ func requestBytes(t *testing.T, name string, value []byte) []byte {
 	return protowire.AppendBytes(out, attrs)
 }
 
-// TestCheckWireBadInput drives the real gRPC server (checkwire decoding)
+// TestCheckWireBadInput drives the real gRPC server (package wire decoding)
 // with what a client or a broken proxy can send.
 func TestCheckWireBadInput(t *testing.T) {
 	conn := serveGRPC(t, newTestServer(t, testPipeline(), Options{}))

@@ -1,4 +1,4 @@
-package checkwire
+package wire
 
 // str copies b into a new string, or returns the interned constant when b
 // is one of the common strings below: the header names (Envoy lower-cases
@@ -6,8 +6,7 @@ package checkwire
 //
 // The constants are bucketed by length and told apart by their last byte,
 // then compared (string(b) == c does not allocate): one or two short
-// comparisons, where a map lookup hashed every name first and cost a
-// fifth of the decoding.
+// comparisons, where a map lookup would hash every name first.
 func str(b []byte) string {
 	if n := len(b); n > 0 && n < len(common) {
 		for _, c := range common[n] {
