@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix starts every override variable: BOTWARDEN_SERVER_GRPC_ADDR sets
@@ -127,7 +131,9 @@ func set(f reflect.Value, s string) error {
 		f.SetFloat(n)
 	case reflect.Slice:
 		if f.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("cannot set a list of %s from the environment", f.Type().Elem())
+			// A list of objects (session.keys) is written as YAML or JSON,
+			// so that a Kubernetes Secret can carry it as one variable.
+			return setYAML(f, s)
 		}
 		var parts []string
 		for _, p := range strings.Split(s, ",") {
@@ -143,5 +149,17 @@ func set(f reflect.Value, s string) error {
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", f.Type())
 	}
+	return nil
+}
+
+// setYAML decodes s (YAML, so JSON too) into f with unknown fields rejected.
+func setYAML(f reflect.Value, s string) error {
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	dec.KnownFields(true)
+	v := reflect.New(f.Type())
+	if err := dec.Decode(v.Interface()); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("a list of %s as YAML or JSON: %w", f.Type().Elem(), err)
+	}
+	f.Set(v.Elem())
 	return nil
 }

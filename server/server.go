@@ -109,6 +109,11 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		s.close()
 		return nil, err
 	}
+	// A series per engine at 0, so that an alert on increase() sees an
+	// engine's first error.
+	for _, e := range s.pipeline.Engines {
+		engineErrors.WithLabelValues(e.Name())
+	}
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

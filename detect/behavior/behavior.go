@@ -127,6 +127,12 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, pub Publishe
 	e.m.accepted = e.m.events.WithLabelValues("accepted")
 	e.m.dropped = e.m.events.WithLabelValues("dropped")
 	e.m.unkeyed = e.m.events.WithLabelValues("unkeyed")
+	// Every series from the start: increase() and rate() miss the first
+	// verdict of a series that appears at 1 (alerts and dashboards).
+	for _, k := range kindNames {
+		e.m.verdicts.WithLabelValues(k, "true")
+		e.m.verdicts.WithLabelValues(k, "false")
+	}
 	if reg != nil {
 		cs := []prometheus.Collector{e.m.events, e.m.verdicts, e.m.pubErrors, e.m.lag,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_behavior_tracked_keys", Help: "Keys with behavioural state."},
