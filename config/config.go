@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/botwarden/botwarden/accesslog"
+	"github.com/botwarden/botwarden/cluster"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/behavior"
 	"github.com/botwarden/botwarden/detect/challenge"
@@ -46,6 +47,7 @@ type Config struct {
 	Reputation Reputation        `yaml:"reputation"`
 	AccessLog  accesslog.Config  `yaml:"accesslog"`
 	Behavior   behavior.Config   `yaml:"behavior"`
+	Cluster    cluster.Config    `yaml:"cluster"`
 }
 
 // Reputation configures the verdict store the behavioural analysis writes
@@ -120,6 +122,7 @@ func Default() Config {
 		Challenge: challenge.DefaultConfig(),
 		AccessLog: accesslog.DefaultConfig(),
 		Behavior:  behavior.DefaultConfig(),
+		Cluster:   cluster.DefaultConfig(),
 	}
 	for _, e := range Engines {
 		e.setDefault(&c)

@@ -177,8 +177,8 @@ func writeMetadata(m metadataWriter, r *detect.Request, v *detect.Verdict) {
 	m.Addr(detect.FieldClientIP, r.ClientIP)
 	m.Strings(detect.FieldBotTags, utf8SafeAll(v.Tags))
 	m.Numbers(detect.FieldBotDetectionIDs, v.DetectionIDs)
-	if r.Session != nil {
-		m.String(detect.FieldSessionID, utf8Safe(r.Session.ID))
+	if v.Session != nil {
+		m.String(detect.FieldSessionID, utf8Safe(v.Session.ID))
 	}
 }
 

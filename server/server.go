@@ -43,7 +43,10 @@ type Server struct {
 
 	grpcLis, httpLis net.Listener
 	ready            atomic.Bool
-	unary            atomic.Int64 // unary RPCs (Checks) in flight
+	// clusterReady, set with a cluster: section, says whether the shared
+	// backends let this replica serve (and what is degraded).
+	clusterReady func() (bool, string)
+	unary        atomic.Int64 // unary RPCs (Checks) in flight
 
 	// background tasks run for the life of Serve; closers run after drain;
 	// reloaders re-read files (policy, range snapshots) on Reload.
@@ -122,6 +125,17 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if s.clusterReady != nil {
+			ok, detail := s.clusterReady()
+			if !ok {
+				http.Error(w, "not ready: "+detail, http.StatusServiceUnavailable)
+				return
+			}
+			if detail != "" {
+				w.Write([]byte("ready (" + detail + ")\n"))
+				return
+			}
 		}
 		w.Write([]byte("ready\n"))
 	})

@@ -10,6 +10,7 @@ package readmetest
 import (
 	"bytes"
 	"encoding"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -37,16 +38,23 @@ type Facts struct {
 	// Config is the package's default configuration (its DefaultConfig()),
 	// nil when it has none. Every leaf field, by its dotted YAML key
 	// relative to the section, must have a row "| `key` | `default` | ..."
-	// whose default, decoded as YAML into the field's type, equals the
-	// field's default value; and every such row must name a field.
+	// in a table headed "| field | default | ..." whose default, decoded as
+	// YAML into the field's type, equals the field's default value; and
+	// every row of such a table must name a field.
 	Config any
+	// ConfigTag is the struct tag that names the fields: "yaml" (the
+	// default, botwarden's configuration file) or "json" (the Wasm
+	// filter's plugin configuration). Defaults are decoded the same way.
+	ConfigTag string
 	// Register builds the package's component against reg, nil when it
 	// registers no metrics. Every collector registered must have a row
-	// "| `name` | ..." naming each of its variable labels in backticks, and
-	// every botwarden_* metric in the section must be registered.
+	// "| `name` | ..." in a table headed "| metric | ...", naming each of
+	// its variable labels in backticks, and every botwarden_* metric in
+	// such a table must be registered.
 	Register func(reg prometheus.Registerer) error
 	// DetectionIDs are the IDs the package emits; each must appear in the
-	// detection-IDs section as `id` or as a table row starting with it.
+	// detection-IDs section in backticks (a row of a table headed "| id |"
+	// does).
 	DetectionIDs []int
 	// Tags are tags the package adds; each must appear in backticks in the
 	// detection-IDs section.
@@ -70,7 +78,11 @@ func Check(t *testing.T, path string, facts Facts) {
 func problems(readme string, facts Facts) []error {
 	var errs []error
 	if facts.Config != nil {
-		errs = append(errs, checkConfig(Section(readme, HeadingConfig), facts.Config)...)
+		tag := facts.ConfigTag
+		if tag == "" {
+			tag = "yaml"
+		}
+		errs = append(errs, checkConfig(Section(readme, HeadingConfig), facts.Config, tag)...)
 	}
 	if facts.Register != nil {
 		errs = append(errs, checkMetrics(Section(readme, HeadingMetrics), facts.Register)...)
@@ -105,18 +117,29 @@ func Section(doc, heading string) string {
 	return out.String()
 }
 
-// rows returns the table rows of section whose first cell is a backticked
-// name, keyed by that name, with their cells.
-func rows(section string) map[string][]string {
+// rows returns the rows of the tables in section whose header's first
+// cell is header ("field", "metric", "id"), keyed by their first cell
+// without backticks. Other tables in the section (examples, references)
+// are not rows of the checked kind.
+func rows(section, header string) map[string][]string {
 	out := map[string][]string{}
+	inTable, keep := false, false
 	for _, line := range strings.Split(section, "\n") {
 		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "| `") {
+		if !strings.HasPrefix(line, "|") {
+			inTable = false
 			continue
 		}
 		cells := splitRow(line)
-		name := strings.Trim(cells[0], "`")
-		out[name] = cells
+		if !inTable {
+			inTable = true
+			keep = strings.EqualFold(cells[0], header)
+			continue
+		}
+		if !keep || !strings.HasPrefix(cells[0], "`") {
+			continue
+		}
+		out[strings.Trim(cells[0], "`")] = cells
 	}
 	return out
 }
@@ -132,15 +155,19 @@ func splitRow(line string) []string {
 	return parts
 }
 
-func checkConfig(section string, defaults any) []error {
+func checkConfig(section string, defaults any, tag string) []error {
 	if section == "" {
 		return []error{fmt.Errorf("no %q section", "## "+HeadingConfig)}
 	}
 	var errs []error
 	errorf := func(format string, a ...any) { errs = append(errs, fmt.Errorf(HeadingConfig+": "+format, a...)) }
-	table := rows(section)
+	table := rows(section, "field")
 	fields := map[string]bool{}
-	walk("", reflect.ValueOf(defaults), func(key string, v reflect.Value) {
+	decode := yaml.Unmarshal
+	if tag == "json" {
+		decode = json.Unmarshal
+	}
+	walk("", tag, reflect.ValueOf(defaults), func(key string, v reflect.Value) {
 		fields[key] = true
 		row, ok := table[key]
 		if !ok {
@@ -152,7 +179,7 @@ func checkConfig(section string, defaults any) []error {
 			return
 		}
 		got := reflect.New(v.Type())
-		if err := yaml.Unmarshal([]byte(strings.Trim(row[1], "`")), got.Interface()); err != nil {
+		if err := decode([]byte(strings.Trim(row[1], "`")), got.Interface()); err != nil {
 			errorf("`%s`: default %s does not decode: %v", key, row[1], err)
 			return
 		}
@@ -178,13 +205,15 @@ func cell(row []string, i int) string {
 var (
 	durationType  = reflect.TypeFor[time.Duration]()
 	unmarshalerT  = reflect.TypeFor[yaml.Unmarshaler]()
+	jsonUnmarshal = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshal = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// walk calls leaf for every leaf field of v by dotted YAML key. Structs are
-// walked into unless they decode themselves (yaml.Unmarshaler,
-// encoding.TextUnmarshaler); slices, maps and pointers are leaves.
-func walk(prefix string, v reflect.Value, leaf func(string, reflect.Value)) {
+// walk calls leaf for every leaf field of v by its dotted key (the names
+// in struct tag tag). Structs are walked into unless they decode themselves
+// (yaml.Unmarshaler, json.Unmarshaler, encoding.TextUnmarshaler); slices,
+// maps and pointers are leaves.
+func walk(prefix, tag string, v reflect.Value, leaf func(string, reflect.Value)) {
 	for v.Kind() == reflect.Interface {
 		v = v.Elem()
 	}
@@ -194,7 +223,7 @@ func walk(prefix string, v reflect.Value, leaf func(string, reflect.Value)) {
 		if !f.IsExported() {
 			continue
 		}
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get(tag), ",")
 		if name == "-" {
 			continue
 		}
@@ -211,7 +240,7 @@ func walk(prefix string, v reflect.Value, leaf func(string, reflect.Value)) {
 			if key == "" {
 				p = ""
 			}
-			walk(p, fv, leaf)
+			walk(p, tag, fv, leaf)
 			continue
 		}
 		leaf(key, fv)
@@ -220,7 +249,7 @@ func walk(prefix string, v reflect.Value, leaf func(string, reflect.Value)) {
 
 func decodesItself(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
-	return p.Implements(unmarshalerT) || p.Implements(textUnmarshal) || t == reflect.TypeFor[time.Time]()
+	return p.Implements(unmarshalerT) || p.Implements(jsonUnmarshal) || p.Implements(textUnmarshal) || t == reflect.TypeFor[time.Time]()
 }
 
 // equal compares a decoded README default with the code's, treating nil and
@@ -338,7 +367,7 @@ func checkMetrics(section string, register func(prometheus.Registerer) error) []
 	}
 	var errs []error
 	errorf := func(format string, a ...any) { errs = append(errs, fmt.Errorf(HeadingMetrics+": "+format, a...)) }
-	table := rows(section)
+	table := rows(section, "metric")
 	registered := map[string]bool{}
 	for _, d := range rec.descs {
 		m, err := parseDesc(d)
@@ -371,7 +400,7 @@ func checkIDs(section string, ids []int, tags []string) []error {
 		return []error{fmt.Errorf("no %q section", "## "+HeadingIDs)}
 	}
 	var errs []error
-	table := rows(section)
+	table := rows(section, "id")
 	for _, id := range ids {
 		s := strconv.Itoa(id)
 		if _, ok := table[s]; !ok && !strings.Contains(section, "`"+s+"`") {

@@ -89,6 +89,27 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+type jsonSample struct {
+	Name    string `json:"name"`
+	Headers struct {
+		Score string `json:"score"`
+	} `json:"headers"`
+}
+
+func TestCheckJSONTags(t *testing.T) {
+	var def jsonSample
+	def.Name, def.Headers.Score = "__bw", "x-bot-score"
+	facts := Facts{Config: def, ConfigTag: "json"}
+	readme := "## Configuration\n\n| field | default | meaning |\n|---|---|---|\n" +
+		"| `name` | `\"__bw\"` | cookie |\n| `headers.score` | `\"x-bot-score\"` | header |\n"
+	if errs := problems(readme, facts); len(errs) != 0 {
+		t.Fatalf("problems: %v", errs)
+	}
+	if errs := problems(strings.Replace(readme, "x-bot-score", "x-score", 1), facts); len(errs) != 1 {
+		t.Fatalf("a wrong JSON default: problems %v, want one", errs)
+	}
+}
+
 func TestParseDesc(t *testing.T) {
 	d := prometheus.NewDesc("botwarden_a_b", `help with "quotes", commas {and braces}`, []string{"x", "y"}, prometheus.Labels{"k": "v"})
 	m, err := parseDesc(d)
