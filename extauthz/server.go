@@ -80,7 +80,8 @@ func VTProtobuf() bool { return wire.VTProtobuf() }
 // callers; the gRPC server answers with checkWire. It never returns an
 // error: a denial is a CheckResponse with a non-OK status, and a gRPC
 // error would make Envoy apply failure_mode_allow / status_on_error
-// instead.
+// instead. Answers share read-only parts (header options): do not modify
+// one.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	resp, r, v := s.check(ctx, req)
 	md := newStructMetadata()
