@@ -120,9 +120,9 @@ type Receiver struct {
 
 type metrics struct {
 	outcomes [numOutcomes]prometheus.Counter // by outcome
-	streams                              *prometheus.CounterVec
-	messages                             *prometheus.CounterVec
-	problems                             [numProblems]prometheus.Counter
+	streams  *prometheus.CounterVec
+	messages *prometheus.CounterVec
+	problems [numProblems]prometheus.Counter
 }
 
 // New builds a receiver that hands events to sinks (in order; an event
