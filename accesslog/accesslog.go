@@ -211,8 +211,12 @@ func (r *Receiver) StreamAccessLogs(srv accesslogsvc.AccessLogService_StreamAcce
 			// and time.Now were a measurable share of the ingest cost.
 			now := r.now()
 			var n [numOutcomes]int
-			for _, e := range msg.GetHttpLogs().GetLogEntry() {
-				n[r.entry(e, &st, now)]++
+			entries := msg.GetHttpLogs().GetLogEntry()
+			// One allocation for the message's events instead of one
+			// per entry; they live as long as the analysis holds them.
+			evs := make([]detect.Event, len(entries))
+			for i, e := range entries {
+				n[r.entry(&evs[i], e, &st, now)]++
 			}
 			for o, c := range n {
 				if c > 0 {
@@ -248,8 +252,8 @@ func (r *Receiver) ended(err error) error {
 }
 
 // entry converts one entry and hands it to the sinks.
-func (r *Receiver) entry(e *accesslogv3.HTTPAccessLogEntry, st *stream, now time.Time) outcome {
-	ev, p, err := Convert(e, st.node, st.logName, now, r.lim)
+func (r *Receiver) entry(ev *detect.Event, e *accesslogv3.HTTPAccessLogEntry, st *stream, now time.Time) outcome {
+	p, err := convertInto(ev, e, st.node, st.logName, now, r.lim)
 	for i := range numProblems {
 		if p&(1<<i) != 0 {
 			r.m.problems[i].Inc()

@@ -56,23 +56,34 @@ var (
 // received (used for a missing or absurd start_time). It never panics; what
 // it repaired is reported in the Problem flags.
 func Convert(e *accesslogv3.HTTPAccessLogEntry, node, logName string, now time.Time, lim Limits) (*detect.Event, Problem, error) {
+	ev := &detect.Event{}
+	p, err := convertInto(ev, e, node, logName, now, lim)
+	if err != nil {
+		return nil, p, err
+	}
+	return ev, p, nil
+}
+
+// convertInto is Convert writing into ev (which must be zero), so that a
+// receiver can allocate the events of a whole message at once.
+func convertInto(ev *detect.Event, e *accesslogv3.HTTPAccessLogEntry, node, logName string, now time.Time, lim Limits) (Problem, error) {
 	if e == nil {
-		return nil, 0, ErrNilEntry
+		return 0, ErrNilEntry
 	}
 	c, req, resp := e.GetCommonProperties(), e.GetRequest(), e.GetResponse()
 	if c == nil && req == nil {
-		return nil, 0, ErrEmptyEntry
+		return 0, ErrEmptyEntry
 	}
 	switch c.GetAccessLogType() {
 	case accesslogv3.AccessLogType_NotSet, accesslogv3.AccessLogType_DownstreamEnd:
 		if c.GetIntermediateLogEntry() {
-			return nil, 0, ErrIntermediate
+			return 0, ErrIntermediate
 		}
 	default: // periodic, start and upstream entries would count a request twice
-		return nil, 0, ErrIntermediate
+		return 0, ErrIntermediate
 	}
 	cv := converter{lim: lim}
-	ev := &detect.Event{Node: node, LogName: logName}
+	ev.Node, ev.LogName = node, logName
 
 	ev.Time = now
 	if ts := c.GetStartTime(); ts != nil {
@@ -149,7 +160,7 @@ func Convert(e *accesslogv3.HTTPAccessLogEntry, node, logName string, now time.T
 	if md := c.GetMetadata().GetFilterMetadata()[MetadataNamespace]; md != nil {
 		cv.metadata(ev, md.GetFields())
 	}
-	return ev, cv.p, nil
+	return cv.p, nil
 }
 
 // converter carries the limits and the problems found in one entry.
