@@ -123,6 +123,7 @@ type metrics struct {
 	streams  *prometheus.CounterVec
 	messages *prometheus.CounterVec
 	problems [numProblems]prometheus.Counter
+	score    prometheus.Histogram
 }
 
 // New builds a receiver that hands events to sinks (in order; an event
@@ -149,8 +150,14 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, sinks []Sink
 	for i, n := range problemNames {
 		r.m.problems[i] = problems.WithLabelValues(n)
 	}
+	// Observed here, off the Check path: every request Envoy logs carries
+	// the BotScore ext_authz gave it, so this is the score distribution of
+	// the traffic without a histogram update per Check.
+	r.m.score = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "botwarden_als_bot_score",
+		Help:    "BotScore of logged requests (from the ext_authz metadata in the access log): 1 automated, 2-29 likely automated, 30-99 likely human.",
+		Buckets: []float64{1, 9, 19, 29, 39, 49, 59, 69, 79, 89, 99}})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{entries, r.m.streams, r.m.messages, problems,
+		for _, c := range []prometheus.Collector{entries, r.m.streams, r.m.messages, problems, r.m.score,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_als_active_streams", Help: "Open ALS streams."},
 				func() float64 { return float64(r.active.Load()) })} {
 			if err := reg.Register(c); err != nil {
@@ -264,6 +271,9 @@ func (r *Receiver) entry(ev *detect.Event, e *accesslogv3.HTTPAccessLogEntry, st
 		return outcomeSkipped
 	case err != nil:
 		return outcomeRejected
+	}
+	if ev.BotScore > 0 {
+		r.m.score.Observe(float64(ev.BotScore))
 	}
 	if ev.SessionID == "" && r.resolve != nil {
 		ev.SessionID = r.resolve(ev)

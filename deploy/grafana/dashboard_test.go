@@ -129,7 +129,7 @@ func TestDashboardCoversTheMetrics(t *testing.T) {
 	}
 	for _, want := range []string{
 		`sum by (action) (rate(botwarden_checks_total`, `sum by (category) (rate(botwarden_checks_total`,
-		"botwarden_ml_score_bucket", "histogram_quantile(0.5, sum by (le, transport) (rate(botwarden_decision_seconds_bucket",
+		"botwarden_als_bot_score_bucket", "botwarden_ml_score_bucket", "histogram_quantile(0.5, sum by (le, transport) (rate(botwarden_decision_seconds_bucket",
 		"histogram_quantile(0.99, sum by (le, transport) (rate(botwarden_decision_seconds_bucket",
 		"botwarden_deadline_fallbacks_total", "botwarden_engine_errors_total", "botwarden_als_entries_total",
 		`result="dropped"`, "botwarden_behavior_lag_seconds_bucket", "botwarden_behavior_verdicts_total",
