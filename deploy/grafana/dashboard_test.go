@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	gdashboard "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
 	"github.com/botwarden/botwarden/deploy/internal/live"
 )
 
@@ -167,4 +170,34 @@ func TestDashboardLayout(t *testing.T) {
 		}
 	}
 	walk(d.Panels)
+}
+
+// TestDashboardMatchesGrafanaSchema decodes the file strictly into the
+// Grafana foundation SDK's dashboard types (generated from Grafana's own
+// schema): an unknown or misspelt field, a wrong type or a missing required
+// field is an error. Grafana itself is not packaged by Debian, so the file
+// is not loaded into a running Grafana here.
+func TestDashboardMatchesGrafanaSchema(t *testing.T) {
+	data, err := os.ReadFile("botwarden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := strictDashboard(data); err != nil {
+		t.Fatalf("botwarden.json against Grafana's dashboard schema: %v", err)
+	}
+	// The check itself must catch a misspelt panel field.
+	bad := strings.Replace(string(data), `"gridPos": {`, `"gridPoz": {"x": 0}, "gridPos": {`, 1)
+	if err := strictDashboard([]byte(bad)); err == nil {
+		t.Fatal("a misspelt panel field passed the strict decode")
+	}
+}
+
+// strictDashboard is UnmarshalJSONStrict, whose generated code returns an
+// empty (but non-nil) cog.BuildErrors when there is nothing wrong.
+func strictDashboard(data []byte) error {
+	err := (&gdashboard.Dashboard{}).UnmarshalJSONStrict(data)
+	if be, ok := err.(cog.BuildErrors); ok && len(be) == 0 {
+		return nil
+	}
+	return err
 }
