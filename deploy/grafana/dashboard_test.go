@@ -1,8 +1,6 @@
 package grafana
 
 import (
-	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,70 +11,14 @@ import (
 	"github.com/botwarden/botwarden/deploy/internal/live"
 )
 
-type panel struct {
-	ID         int    `json:"id"`
-	Type       string `json:"type"`
-	Title      string `json:"title"`
-	Datasource *struct {
-		UID string `json:"uid"`
-	} `json:"datasource"`
-	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-	Panels []panel `json:"panels"`
-}
-
-type dashboard struct {
-	UID        string  `json:"uid"`
-	Panels     []panel `json:"panels"`
-	Templating struct {
-		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"`
-		} `json:"list"`
-	} `json:"templating"`
-}
-
 func load(t *testing.T) dashboard {
 	t.Helper()
-	data, err := os.ReadFile("botwarden.json")
+	d, err := parse()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d dashboard
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(&d); err != nil {
-		t.Fatalf("botwarden.json: %v", err)
-	}
 	return d
 }
-
-// query is one PromQL expression and where it is.
-type query struct{ where, expr string }
-
-func queries(d dashboard) []query {
-	var out []query
-	var walk func([]panel)
-	walk = func(ps []panel) {
-		for _, p := range ps {
-			for _, tg := range p.Targets {
-				out = append(out, query{p.Title, tg.Expr})
-			}
-			walk(p.Panels)
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
-// grafanaVars are the variables Grafana replaces before a query reaches
-// Prometheus, with values of the right kind for the parser.
-var grafanaVars = strings.NewReplacer(
-	"$__rate_interval", "5m", "$__interval", "1m", "$__range", "6h",
-	"${job}", "botwarden", "$job", "botwarden",
-)
 
 // labelValues is a query variable's label_values(metric, label).
 var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
@@ -97,8 +39,8 @@ func TestDashboardQueriesMatchLiveMetrics(t *testing.T) {
 		t.Fatal("no queries")
 	}
 	for _, q := range qs {
-		if err := exported.Check(grafanaVars.Replace(q.expr)); err != nil {
-			t.Errorf("panel %q: %s\n  %v", q.where, q.expr, err)
+		if err := exported.Check(Expand(q.Expr, "5m", "botwarden")); err != nil {
+			t.Errorf("panel %q: %s\n  %v", q.Panel, q.Expr, err)
 		}
 	}
 	for _, v := range d.Templating.List {
@@ -128,7 +70,7 @@ func TestDashboardQueriesMatchLiveMetrics(t *testing.T) {
 func TestDashboardCoversTheMetrics(t *testing.T) {
 	var all strings.Builder
 	for _, q := range queries(load(t)) {
-		all.WriteString(q.expr + "\n")
+		all.WriteString(q.Expr + "\n")
 	}
 	for _, want := range []string{
 		`sum by (action) (rate(botwarden_checks_total`, `sum by (category) (rate(botwarden_checks_total`,
@@ -178,10 +120,7 @@ func TestDashboardLayout(t *testing.T) {
 // field is an error. Grafana itself is not packaged by Debian, so the file
 // is not loaded into a running Grafana here.
 func TestDashboardMatchesGrafanaSchema(t *testing.T) {
-	data, err := os.ReadFile("botwarden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := JSON
 	if err := strictDashboard(data); err != nil {
 		t.Fatalf("botwarden.json against Grafana's dashboard schema: %v", err)
 	}
