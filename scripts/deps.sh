@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Makes sure the real programs the tests drive are present: nginx (auth_request
 # test), chromium + Xvfb (browser challenge tests), redis-server (the shared
-# challenge replay store), curl, wget and python-requests (real bot clients).
+# challenge replay store), curl, wget and python-requests (real bot clients),
+# g++ (the analytics store, DuckDB, is C++ linked through cgo).
 # On Debian as root it installs what is missing; elsewhere it says what is
 # missing and the tests that need it skip with a message.
 set -euo pipefail
 declare -A pkg=(
   [nginx]=nginx-light [chromium]=chromium [Xvfb]=xvfb
   [redis-server]=redis-server [curl]=curl [wget]=wget
+  [g++]=g++
 )
 missing=()
 for bin in "${!pkg[@]}"; do
