@@ -50,7 +50,7 @@ bench:
 bench-go:
 	$(GO) test -run=^$$ -bench=. -benchmem -benchtime=$(BENCHTIME) ./detect/... ./extauthz/... ./accesslog/... ./wasmfilter/... ./server/... ./bench/...
 
-## eval: detection engines on the ../shared/data corpora
+## eval: detection engines on the reference corpora (BOTWARDEN_DATA, see README)
 eval:
 	$(GO) run ./eval
 

@@ -51,7 +51,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func badRequest(w http.ResponseWriter, err error) { writeJSON(w, http.StatusBadRequest, apiError{err.Error()}) }
+func badRequest(w http.ResponseWriter, err error) {
+	writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+}
 
 // fail answers a store or query error: 503 when there is no store, 500
 // otherwise; never partial numbers.

@@ -36,12 +36,28 @@ func annotate(data []byte, err error) error {
 		n, _ := strconv.Atoi(m[1])
 		rest := e[len(m[0]):]
 		if p, ok := paths[n]; ok {
+			if hint, gone := removedKeys[p]; gone {
+				rest = hint
+			}
 			msgs = append(msgs, fmt.Sprintf("%s (line %d): %s", p, n, rest))
 		} else {
 			msgs = append(msgs, e)
 		}
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// removedKeys are settings botwarden once had, with what to do instead: a
+// file written for an older release fails saying so rather than with a bare
+// "field not found".
+var removedKeys = map[string]string{
+	"verified.enabled": offByList("verified"),
+	"network.enabled":  offByList("network"),
+	"ml.enabled":       offByList("ml"),
+}
+
+func offByList(engine string) string {
+	return fmt.Sprintf("removed: an engine runs when detection.engines lists it; to turn %s off, leave %q out of detection.engines", engine, engine)
 }
 
 // walk records, for each line holding a mapping key or a sequence item, the

@@ -55,6 +55,15 @@ type Reputation struct {
 	Lookup reputation.EngineConfig `yaml:"lookup"`
 }
 
+func defaultReputation() Reputation {
+	return Reputation{Store: reputation.DefaultLocalConfig(), Lookup: reputation.DefaultEngineConfig()}
+}
+
+// Validate reports every invalid field of both parts, each by its name.
+func (r Reputation) Validate() error {
+	return errors.Join(append(within("store", r.Store.Validate()), within("lookup", r.Lookup.Validate())...)...)
+}
+
 // Server is where botwarden listens and how it stops.
 type Server struct {
 	// GRPCAddr serves ext_authz Check, the ALS receiver and gRPC health.
@@ -83,13 +92,16 @@ type Detection struct {
 	// FallbackAction is the action of that safe verdict: allow (fail open)
 	// or block (fail closed).
 	FallbackAction detect.Action `yaml:"fallback_action"`
-	// Engines run in this order.
+	// Engines lists the engines that run, in this order; an engine not
+	// listed is off (this list is the only switch). An engine must come
+	// after those whose evidence it reads (config.Engines says which).
 	Engines []string `yaml:"engines"`
 }
 
-// Default returns the embedded defaults: botwarden runs on these with no file.
+// Default returns the embedded defaults: botwarden runs on these with no
+// file. The engines' sections come from the engine table.
 func Default() Config {
-	return Config{
+	c := Config{
 		Server: Server{
 			GRPCAddr:             ":9001",
 			HTTPAddr:             ":8080",
@@ -103,27 +115,16 @@ func Default() Config {
 			FallbackAction: detect.ActionAllow,
 			Engines:        DefaultEngines(),
 		},
-		ExtAuthz:   extauthz.DefaultConfig(),
-		Policy:     policy.DefaultConfig(),
-		Session:    session.DefaultConfig(),
-		Challenge:  challenge.DefaultConfig(),
-		Heuristics: heuristics.DefaultConfig(),
-		Verified:   verified.DefaultConfig(),
-		Network:    network.DefaultConfig(),
-		ML:         ml.DefaultConfig(),
-		Reputation: Reputation{Store: reputation.DefaultLocalConfig(), Lookup: reputation.DefaultEngineConfig()},
-		AccessLog:  accesslog.DefaultConfig(),
-		Behavior:   behavior.DefaultConfig(),
+		ExtAuthz:  extauthz.DefaultConfig(),
+		Policy:    policy.DefaultConfig(),
+		Challenge: challenge.DefaultConfig(),
+		AccessLog: accesslog.DefaultConfig(),
+		Behavior:  behavior.DefaultConfig(),
 	}
-}
-
-// DefaultEngines is the engine order used when the file names none: session
-// state and reputation first (they carry what earlier requests proved), then
-// network facts (the heuristics and the model read ip.datacenter), the static
-// rules, bot verification (which keeps a heuristic's source when both say
-// "bot"), and the model last.
-func DefaultEngines() []string {
-	return []string{"session", "reputation", "network", "heuristics", "verified", "ml"}
+	for _, e := range Engines {
+		e.setDefault(&c)
+	}
+	return c
 }
 
 // Load reads the file at path (or only defaults when path is ""), applies
@@ -178,11 +179,7 @@ func decode(data []byte, cfg *Config) error {
 // Validate checks every section and returns all problems, each naming its field.
 func (c *Config) Validate() error {
 	var errs []error
-	field := func(name string, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
-	}
+	field := func(name string, err error) { errs = append(errs, within(name, err)...) }
 	field("server.grpc_addr", addr(c.Server.GRPCAddr))
 	field("server.http_addr", addr(c.Server.HTTPAddr))
 	if c.Server.ShutdownGrace < 0 {
@@ -208,15 +205,9 @@ func (c *Config) Validate() error {
 	if c.Detection.FallbackAction != detect.ActionAllow && c.Detection.FallbackAction != detect.ActionBlock {
 		field("detection.fallback_action", fmt.Errorf("%q: must be allow or block", c.Detection.FallbackAction))
 	}
-	seen := map[string]bool{}
-	for i, name := range c.Detection.Engines {
-		if !KnownEngine(name) {
-			field(fmt.Sprintf("detection.engines[%d]", i), fmt.Errorf("unknown engine %q (known: %v)", name, EngineNames))
-		}
-		if seen[name] {
-			field(fmt.Sprintf("detection.engines[%d]", i), fmt.Errorf("engine %q listed twice", name))
-		}
-		seen[name] = true
+	errs = append(errs, validateEngines(c.Detection.Engines)...)
+	for _, e := range Engines {
+		field(e.Section, e.validate(c))
 	}
 	for _, s := range c.sections() {
 		field(s.name, s.validate())
@@ -224,17 +215,21 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// EngineNames lists the engines a config may name, in no particular order.
-var EngineNames = []string{"session", "reputation", "heuristics", "verified", "network", "ml"}
-
-// KnownEngine reports whether name is an engine botwarden can build.
-func KnownEngine(name string) bool {
-	for _, n := range EngineNames {
-		if n == name {
-			return true
-		}
+// within names err's field inside name, once per problem when err joins
+// several (a section reports all its problems, not the first).
+func within(name string, err error) []error {
+	if err == nil {
+		return nil
 	}
-	return false
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{fmt.Errorf("%s: %w", name, err)}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, within(name, e)...)
+	}
+	return out
 }
 
 func addr(a string) error {

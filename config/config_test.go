@@ -102,3 +102,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestEnvListOfObjects: session.keys comes from one variable (a Kubernetes
+// Secret's value) as JSON or YAML; typos and bad keys are errors.
+func TestEnvListOfObjects(t *testing.T) {
+	const key = "Ym90d2FyZGVuLWV4YW1wbGUta2V5LVJFUExBQ0UtTUU="
+	cases := []struct {
+		name, value, active, wantErr string
+		wantKeys                     int
+	}{
+		{"json", `[{"id":1,"secret":"` + key + `"},{"id":2,"secret":"` + key + `"}]`, "2", "", 2},
+		{"yaml flow", `[{id: 7, secret: ` + key + `}]`, "7", "", 1},
+		{"empty", ``, "0", "", 0},
+		{"typo in a field", `[{"id":1,"secrte":"` + key + `"}]`, "1", "secrte", 0},
+		{"not a list", `{"id":1}`, "1", "BOTWARDEN_SESSION_KEYS", 0},
+		{"short key", `[{"id":1,"secret":"c2hvcnQ="}]`, "1", "session", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load("", []string{"BOTWARDEN_SESSION_KEYS=" + c.value, "BOTWARDEN_SESSION_ACTIVE_KEY=" + c.active})
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Session.Keys) != c.wantKeys {
+				t.Fatalf("keys = %+v", cfg.Session.Keys)
+			}
+		})
+	}
+}

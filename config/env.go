@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // EnvPrefix starts every override variable: BOTWARDEN_SERVER_GRPC_ADDR sets
@@ -32,6 +36,9 @@ func ApplyEnv(cfg *Config, env []string) error {
 			if ignoredEnv[k] {
 				continue
 			}
+			if hint, gone := removedEnv(k); gone {
+				return fmt.Errorf("%s: %s", k, hint)
+			}
 			return fmt.Errorf("%s: no such setting", k)
 		}
 		if err := set(f, v); err != nil {
@@ -43,6 +50,16 @@ func ApplyEnv(cfg *Config, env []string) error {
 
 // ignoredEnv are BOTWARDEN_ variables that are not settings (read elsewhere).
 var ignoredEnv = map[string]bool{"BOTWARDEN_CONFIG": true}
+
+// removedEnv finds the variable of a removed key (see removedKeys).
+func removedEnv(name string) (string, bool) {
+	for key, hint := range removedKeys {
+		if name == EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_")) {
+			return hint, true
+		}
+	}
+	return "", false
+}
 
 // EnvNames lists every override variable, for documentation.
 func EnvNames() []string {
@@ -114,7 +131,9 @@ func set(f reflect.Value, s string) error {
 		f.SetFloat(n)
 	case reflect.Slice:
 		if f.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("cannot set a list of %s from the environment", f.Type().Elem())
+			// A list of objects (session.keys) is written as YAML or JSON,
+			// so that a Kubernetes Secret can carry it as one variable.
+			return setYAML(f, s)
 		}
 		var parts []string
 		for _, p := range strings.Split(s, ",") {
@@ -130,5 +149,17 @@ func set(f reflect.Value, s string) error {
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", f.Type())
 	}
+	return nil
+}
+
+// setYAML decodes s (YAML, so JSON too) into f with unknown fields rejected.
+func setYAML(f reflect.Value, s string) error {
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	dec.KnownFields(true)
+	v := reflect.New(f.Type())
+	if err := dec.Decode(v.Interface()); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("a list of %s as YAML or JSON: %w", f.Type().Elem(), err)
+	}
+	f.Set(v.Elem())
 	return nil
 }

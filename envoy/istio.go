@@ -15,6 +15,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	yamlv3 "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -25,6 +26,7 @@ import (
 	telemetryv1alpha1 "istio.io/api/telemetry/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -42,7 +44,8 @@ type Manifest struct {
 	// Mesh is spec.meshConfig of an IstioOperator.
 	Mesh *meshv1alpha1.MeshConfig
 	// Object is the k8s.io/api object of a Kubernetes resource
-	// (*corev1.Namespace, *corev1.ConfigMap, *corev1.Service, *appsv1.Deployment).
+	// (*corev1.Namespace, *corev1.ConfigMap, *corev1.Service, *appsv1.Deployment,
+	// ... see kubeKinds).
 	Object any
 }
 
@@ -66,8 +69,13 @@ var istioKinds = map[string]istioKind{
 var kubeKinds = map[string]func() any{
 	"v1/Namespace":       func() any { return &corev1.Namespace{} },
 	"v1/ConfigMap":       func() any { return &corev1.ConfigMap{} },
+	"v1/Secret":          func() any { return &corev1.Secret{} },
 	"v1/Service":         func() any { return &corev1.Service{} },
+	"v1/ServiceAccount":  func() any { return &corev1.ServiceAccount{} },
 	"apps/v1/Deployment": func() any { return &appsv1.Deployment{} },
+	// The Helm chart's optional objects (deploy/helm).
+	"policy/v1/PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
+	"monitoring.coreos.com/v1/ServiceMonitor": func() any { return &monitoringv1.ServiceMonitor{} },
 }
 
 // ParseManifests splits a multi-document YAML file and decodes every object
@@ -178,6 +186,20 @@ func parseManifest(doc []byte) (Manifest, error) {
 		return m, fmt.Errorf("spec: %w", err)
 	}
 	return m, checkSpec(m.Spec)
+}
+
+// ParseMeshConfig strictly decodes a YAML MeshConfig (the meshConfig value
+// of istiod's Helm values or of an IstioOperator).
+func ParseMeshConfig(data []byte) (*meshv1alpha1.MeshConfig, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	mc := &meshv1alpha1.MeshConfig{}
+	if err := strictProto(js, mc); err != nil {
+		return nil, fmt.Errorf("meshConfig: %w", err)
+	}
+	return mc, nil
 }
 
 // parseIstioOperator accepts only the parts of an IstioOperator this

@@ -2,13 +2,16 @@
 # Makes sure the real programs the tests drive are present: nginx (auth_request
 # test), chromium + Xvfb (browser challenge tests), redis-server (the shared
 # challenge replay store), curl, wget and python-requests (real bot clients),
-# g++ (the analytics store, DuckDB, is C++ linked through cgo).
+# prometheus + promtool (deploy/prometheus alert tests), caddy (forward_auth
+# test), helm, built from source (deploy/helm chart tests), and g++ (the
+# analytics store, DuckDB, is C++ linked through cgo).
 # On Debian as root it installs what is missing; elsewhere it says what is
 # missing and the tests that need it skip with a message.
 set -euo pipefail
 declare -A pkg=(
   [nginx]=nginx-light [chromium]=chromium [Xvfb]=xvfb
   [redis-server]=redis-server [curl]=curl [wget]=wget
+  [prometheus]=prometheus [promtool]=prometheus [caddy]=caddy
   [g++]=g++
 )
 missing=()
@@ -26,3 +29,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 go mod download
+
+# helm from source at the version deploy/helm/HELM_VERSION names (no prebuilt
+# binary), cached outside the tree: later runs reuse it. A cold build takes
+# about 3 CPU-minutes (most of it client-go and kubectl's packages).
+helm_version=$(cat deploy/helm/HELM_VERSION)
+helm_dir="${BOTWARDEN_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/botwarden}/helm-$helm_version"
+if [ ! -x "$helm_dir/helm" ]; then
+  echo "building helm $helm_version from source into $helm_dir"
+  start=$(date +%s)
+  GOFLAGS= GOBIN="$helm_dir" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$helm_version" \
+    "helm.sh/helm/v4/cmd/helm@$helm_version"
+  echo "helm built in $(( $(date +%s) - start ))s"
+fi

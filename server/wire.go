@@ -6,16 +6,13 @@ import (
 	"time"
 
 	"github.com/botwarden/botwarden/accesslog"
+	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/behavior"
 	"github.com/botwarden/botwarden/detect/challenge"
-	"github.com/botwarden/botwarden/detect/heuristics"
-	"github.com/botwarden/botwarden/detect/ml"
-	"github.com/botwarden/botwarden/detect/network"
 	"github.com/botwarden/botwarden/detect/policy"
 	"github.com/botwarden/botwarden/detect/reputation"
 	"github.com/botwarden/botwarden/detect/session"
-	"github.com/botwarden/botwarden/detect/verified"
 	"github.com/botwarden/botwarden/extauthz"
 )
 
@@ -43,13 +40,11 @@ func (s *Server) wire() error {
 	}
 
 	for _, name := range cfg.Detection.Engines {
-		e, err := s.engine(name, sessions, store)
+		e, err := s.engine(name, config.Deps{Registerer: s.reg, Sessions: sessions, Store: store})
 		if err != nil {
 			return fmt.Errorf("engine %s: %w", name, err)
 		}
-		if e != nil {
-			s.pipeline.Engines = append(s.pipeline.Engines, e)
-		}
+		s.pipeline.Engines = append(s.pipeline.Engines, e)
 	}
 	s.pipeline.Finishers = append(s.pipeline.Finishers, sessions)
 
@@ -91,43 +86,23 @@ func (s *Server) wire() error {
 	return s.wireAnalysis(sessions, store)
 }
 
-// engine builds one hot-path engine by name; nil means configured off.
-func (s *Server) engine(name string, sessions *session.Manager, store reputation.Store) (detect.Engine, error) {
-	cfg := s.cfg
-	log := s.log.With().Str("engine", name).Logger()
-	switch name {
-	case "session":
-		return sessions, nil
-	case "reputation":
-		return reputation.NewEngine(cfg.Reputation.Lookup, store)
-	case "heuristics":
-		return heuristics.New(cfg.Heuristics, log, s.reg)
-	case "verified":
-		if !cfg.Verified.Enabled {
-			return nil, nil
-		}
-		e, err := verified.New(cfg.Verified, log, s.reg)
-		if err != nil {
-			return nil, err
-		}
-		e.Start()
-		return s.owned(name, e), nil
-	case "network":
-		if !cfg.Network.Enabled {
-			return nil, nil
-		}
-		e, err := network.New(cfg.Network, log, s.reg)
-		if err != nil {
-			return nil, err
-		}
-		return s.owned(name, e), nil
-	case "ml":
-		if !cfg.ML.Enabled {
-			return nil, nil
-		}
-		return ml.New(cfg.ML, log, s.reg)
+// engine builds one hot-path engine from its line of the engine table and
+// takes over its lifecycle: one that reads files is reloaded and closed
+// with the server.
+func (s *Server) engine(name string, d config.Deps) (detect.Engine, error) {
+	spec, ok := config.LookupEngine(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown engine") // config.Validate rejects it first
 	}
-	return nil, fmt.Errorf("unknown engine")
+	d.Log = s.log.With().Str("engine", name).Logger()
+	e, err := spec.Build(&s.cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	if fe, ok := e.(fileEngine); ok {
+		s.owned(name, fe)
+	}
+	return e, nil
 }
 
 // fileEngine is an engine that reads files (range snapshots, MMDBs): the
@@ -138,11 +113,10 @@ type fileEngine interface {
 	Close() error
 }
 
-// owned hands e's Reload and Close to the server and returns e.
-func (s *Server) owned(name string, e fileEngine) detect.Engine {
+// owned hands e's Reload and Close to the server.
+func (s *Server) owned(name string, e fileEngine) {
 	s.closers = append(s.closers, e.Close)
 	s.reloaders = append(s.reloaders, reloader{name, e.Reload})
-	return e
 }
 
 // wireAnalysis mounts the ALS receiver and starts the behavioural analysis

@@ -97,7 +97,7 @@ func modules(tb testing.TB) (filter, noop []byte) {
 }
 
 // The WASI functions Envoy provides up to 1.37 (proxy-wasm-cpp-host
-// c8868da, reference/envoy.md §4.6). Importing anything else fails the
+// c8868da; docs/envoy.md, "Proxy-Wasm"). Importing anything else fails the
 // module load with "missing import".
 var envoyWASI = []string{
 	"fd_write", "fd_read", "fd_seek", "fd_close", "fd_fdstat_get", "fd_fdstat_set_flags",

@@ -27,8 +27,8 @@ func reserved(name string) bool {
 	return strings.HasPrefix(name, headerPrefixBot) || strings.HasPrefix(name, headerPrefixWarden)
 }
 
-// category maps a score to the vocabulary of DESIGN.md §2 (as
-// detect.CategoryOf).
+// category maps a score to its category (docs/architecture.md,
+// "Vocabulary"), as detect.CategoryOf does.
 func category(score int) string {
 	switch {
 	case score <= 0:

@@ -11,18 +11,15 @@ import (
 
 	"github.com/botwarden/botwarden/detect/heuristics"
 	"github.com/botwarden/botwarden/detect/ml/corpus"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
-var update = flag.Bool("update", false, "rewrite data/categories.tsv from ../shared/data")
+var update = flag.Bool("update", false, "rewrite data/categories.tsv from the reference data ($BOTWARDEN_DATA)")
 
-// corpora loads ../shared/data through the corpus package, or skips.
+// corpora loads the reference data through the corpus package, or skips.
 func corpora(t testing.TB) *corpus.Corpora {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data not found at %s (tests read it from ../shared beside the repository): %v", dir, err)
-	}
-	c, err := corpus.Load(dir)
+	c, err := corpus.Load(refdata.Require(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/detect/network"
+	"github.com/botwarden/botwarden/detect/session"
 )
 
 // Labels of training examples.
@@ -28,7 +30,18 @@ type Example struct {
 	HeaderOrder []string          `json:"header_order,omitempty"`
 	Datacenter  bool              `json:"datacenter,omitempty"`
 	// PrivateRelay marks iCloud Private Relay egress (humans behind a proxy).
-	PrivateRelay bool   `json:"private_relay,omitempty"`
+	PrivateRelay bool `json:"private_relay,omitempty"`
+	// Cloud and VPN are the network engine's cloud-provider and VPN-exit
+	// findings; ForeignSession the session engine's "cookie of another
+	// client" (session.TagForeignSession).
+	Cloud          bool `json:"cloud,omitempty"`
+	VPN            bool `json:"vpn,omitempty"`
+	ForeignSession bool `json:"foreign_session,omitempty"`
+	// The client's pace when the request came (Context): page views in the
+	// last 10–20 s and minute, and its prefix's page views in the minute.
+	Burst        uint32 `json:"burst,omitempty"`
+	Minute       uint32 `json:"minute,omitempty"`
+	PrefixMinute uint32 `json:"prefix_minute,omitempty"`
 	Label        string `json:"label"`
 
 	// Provenance, for reports; not used by training.
@@ -49,9 +62,28 @@ func (e *Example) Request() *detect.Request {
 	}
 }
 
-// Verdict returns the verdict an earlier network engine would have left.
+// Verdict returns the verdict the network and session engines would have
+// left.
 func (e *Example) Verdict() *detect.Verdict {
-	return &detect.Verdict{IP: detect.IPInfo{Datacenter: e.Datacenter, PrivateRelay: e.PrivateRelay}}
+	v := &detect.Verdict{IP: detect.IPInfo{Datacenter: e.Datacenter, PrivateRelay: e.PrivateRelay}}
+	if e.Datacenter {
+		v.AddTags(network.TagDatacenter)
+	}
+	if e.Cloud {
+		v.AddTags(network.TagCloudPrefix + "example")
+	}
+	if e.VPN {
+		v.AddTags(network.TagVPN)
+	}
+	if e.ForeignSession {
+		v.AddTags(session.TagForeignSession)
+	}
+	return v
+}
+
+// Context returns the pace the engine would have measured.
+func (e *Example) Context() Context {
+	return Context{Burst: e.Burst, Minute: e.Minute, PrefixMinute: e.PrefixMinute}
 }
 
 // Bot reports whether the example is labelled bot.

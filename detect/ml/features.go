@@ -2,6 +2,7 @@ package ml
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -9,10 +10,12 @@ import (
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/heuristics"
 	"github.com/botwarden/botwarden/detect/heuristics/useragent"
+	"github.com/botwarden/botwarden/detect/network"
+	"github.com/botwarden/botwarden/detect/session"
 )
 
 // Current releases the version-age features compare against: the newest
-// versions in the header-generator browser list (shared/data/headers,
+// versions in the header-generator browser list (reference data headers/,
 // 2026: Firefox 151, Safari 26) and the Debian chromium package of the
 // build environment (156). A UA years behind these is more often a stale
 // bot string than a person; one ahead of them is made up.
@@ -47,7 +50,23 @@ var featureNames = []string{
 	"m_get", "m_post", "m_head", "m_other",
 	// network (from the verdict, when the network engine ran before)
 	"ip_datacenter", "ip_private_relay",
+	// context (appended in 2026.12): what the network engine found beyond
+	// datacenter, the claimed browser against where and how it connects,
+	// the session, and the client's pace over the last minute.
+	"ip_cloud", "ip_vpn", "dc_browser", "ver_lagging", "ja4_family_mismatch",
+	"sess_none_deep", "sess_foreign", "pace_burst_5", "pace_minute_12", "pace_minute_30", "prefix_minute_60",
+	// A browser's headers weigh towards "human" from a home address and far
+	// less from a datacenter one, where most browser-looking traffic is
+	// automation: these are those headers again, on datacenter requests
+	// only, so the regression can weigh them apart.
+	"dc_x_accept_language", "dc_x_al_qvalues", "dc_x_accept_encoding", "dc_x_sec_fetch", "dc_x_upgrade_insecure",
+	"dc_x_cookie", "dc_x_referer", "dc_x_ae_br", "dc_x_tls_browser",
 }
+
+// baseFeatures is the length of the 2026.08 vector (UA, headers,
+// protocol, TLS, path, datacenter, Private Relay): a model with only those
+// weights still scores, and the benchmarks compare against it.
+var baseFeatures = slices.Index(featureNames, "ip_private_relay") + 1
 
 // NumFeatures is the length of a feature vector.
 var NumFeatures = len(featureNames)
@@ -115,10 +134,22 @@ func (ex *extractor) uaFacts(ua string) uaFacts {
 // longer ones).
 const maxFeatureUA = 1024
 
+// Context is what the engine knows about a request beyond the request
+// itself and the verdict: the client's recent pace, counted in HTML page
+// views (this one included). Examples carry it for training.
+type Context struct {
+	// Burst is the client's page views in the last 10–20 s, Minute in the
+	// last minute; the client is its session, else its address and UA.
+	Burst, Minute uint32
+	// PrefixMinute is the page views of the client's /24 (IPv6 /48) in the
+	// last minute.
+	PrefixMinute uint32
+}
+
 // features fills x (len NumFeatures) for r; v supplies what earlier engines
-// found (network type). It returns the number of features written, which a
-// test holds equal to NumFeatures.
-func (ex *extractor) features(r *detect.Request, v *detect.Verdict, x []float64) int {
+// found (network type, session tags), c the client's pace. It returns the
+// number of features written, which a test holds equal to NumFeatures.
+func (ex *extractor) features(r *detect.Request, v *detect.Verdict, c Context, x []float64) int {
 	clear(x)
 	i := 0
 	set := func(b bool) {
@@ -232,9 +263,103 @@ func (ex *extractor) features(r *detect.Request, v *detect.Verdict, x []float64)
 	set(r.Method == "HEAD")
 	set(r.Method != "" && r.Method != "GET" && r.Method != "POST" && r.Method != "HEAD")
 
-	set(v != nil && v.IP.Datacenter)
+	dc := v != nil && v.IP.Datacenter
+	set(dc)
 	set(v != nil && v.IP.PrivateRelay)
+
+	// context
+	set(v != nil && hasTagPrefix(v.Tags, network.TagCloudPrefix))
+	set(v != nil && v.HasTag(network.TagVPN))
+	browser := mainstreamBrowser(f)
+	set(dc && browser)
+	set(lagging(a))
+	set(known && familyMismatch(entry, f))
+	page := isPage(r, pc)
+	set(page && r.Path != "/" && !h.Has("cookie") && !h.Has("referer"))
+	set(v != nil && v.HasTag(session.TagForeignSession))
+	set(c.Burst >= 5)
+	set(c.Minute >= 12)
+	set(c.Minute >= 30)
+	set(c.PrefixMinute >= 60)
+	for _, f := range dcCrossed {
+		set(dc && x[f] != 0)
+	}
 	return i
+}
+
+// dcCrossed are the positions of the features the dc_x_* ones repeat.
+var dcCrossed = func() []int {
+	var out []int
+	for _, n := range []string{"h_accept_language", "al_qvalues", "h_accept_encoding", "h_sec_fetch", "h_upgrade_insecure", "h_cookie", "h_referer", "ae_br", "tls_browser"} {
+		i := slices.Index(featureNames, n)
+		if i < 0 {
+			panic("ml: dcCrossed names unknown feature " + n)
+		}
+		out = append(out, i)
+	}
+	return out
+}()
+
+func hasTagPrefix(tags []string, prefix string) bool {
+	for _, t := range tags {
+		if strings.HasPrefix(t, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// mainstreamBrowser: the families people browse with (and stealth clients
+// claim).
+func mainstreamBrowser(f useragent.Family) bool {
+	switch f {
+	case useragent.FamilyChrome, useragent.FamilyEdge, useragent.FamilyFirefox, useragent.FamilySafari,
+		useragent.FamilyOpera, useragent.FamilySamsung, useragent.FamilyYandex:
+		return true
+	}
+	return false
+}
+
+// lagging: a Chromium or Firefox more than two releases but less than a
+// year behind. Both update themselves within weeks, so a person is rarely
+// there for long; a scraper that copied a UA string once stays there.
+func lagging(a useragent.Agent) bool {
+	ver := a.Major
+	if a.Engine == useragent.EngineBlink {
+		ver = a.ChromiumMajor
+	} else if a.Engine != useragent.EngineGecko {
+		return false
+	}
+	cur, ok := currentRelease[a.Engine]
+	return ok && ver > 0 && cur-ver > 2 && cur-ver <= 12
+}
+
+// familyMismatch: the TLS stack is a known one and not the one the claimed
+// browser uses (Chromium's handshake under a Firefox or Safari UA, a
+// library's under any browser's).
+func familyMismatch(e heuristics.JA4Entry, f useragent.Family) bool {
+	if !mainstreamBrowser(f) {
+		return false
+	}
+	if !e.Browser {
+		return true
+	}
+	return e.Stack == "chromium" && (f == useragent.FamilyFirefox || f == useragent.FamilySafari)
+}
+
+// isPage reports an HTML page view: a GET for a document, not an asset or
+// API call. The pace features count these.
+func isPage(r *detect.Request, pc pathClass) bool {
+	if r.Method != "GET" && r.Method != "" {
+		return false
+	}
+	if pc != pathHTML && pc != pathLogin {
+		return false
+	}
+	if d := r.Headers.Get("sec-fetch-dest"); d != "" {
+		return d == "document"
+	}
+	return strings.Contains(r.Headers.Get("accept"), "text/html")
 }
 
 // versionAge buckets how far the claimed engine version is behind the

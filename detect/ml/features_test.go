@@ -18,7 +18,7 @@ func TestFeatureVector(t *testing.T) {
 		"accept":     "application/json, text/plain, */*", "accept-language": "en-US,en;q=0.9", "sec-ch-ua": `"Chromium";v="147"`,
 		detect.HeaderJA4: "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6",
 	}}
-	if n := ex.features(r, &detect.Verdict{IP: detect.IPInfo{Datacenter: true}}, x); n != NumFeatures {
+	if n := ex.features(r, &detect.Verdict{IP: detect.IPInfo{Datacenter: true}}, Context{}, x); n != NumFeatures {
 		t.Fatalf("features wrote %d values, NumFeatures is %d", n, NumFeatures)
 	}
 	on := map[string]bool{}
@@ -38,7 +38,7 @@ func TestFeatureVector(t *testing.T) {
 		}
 	}
 	// No verdict (no earlier engine), no UA, nil headers: no panic.
-	if n := ex.features(&detect.Request{}, nil, x); n != NumFeatures || x[0] != 1 {
+	if n := ex.features(&detect.Request{}, nil, Context{}, x); n != NumFeatures || x[0] != 1 {
 		t.Errorf("empty request: n=%d ua_empty=%v", n, x[0])
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -37,17 +39,16 @@ func EmbeddedModel() (*Model, error) {
 	return m, nil
 }
 
-// Config configures the engine.
+// Config configures the engine. The engine has no on/off switch of its
+// own: it runs when detection.engines lists "ml".
 type Config struct {
-	// Enabled turns the engine on (default true).
-	Enabled bool `yaml:"enabled"`
 	// ModelFile is a model written by `botwarden train`; empty uses the
 	// embedded model.
 	ModelFile string `yaml:"model_file"`
 }
 
-// DefaultConfig returns the defaults: enabled, embedded model.
-func DefaultConfig() Config { return Config{Enabled: true} }
+// DefaultConfig returns the defaults: the embedded model.
+func DefaultConfig() Config { return Config{} }
 
 // Validate checks the configuration; errors name the field.
 func (c Config) Validate() error {
@@ -66,6 +67,11 @@ type Engine struct {
 	ex     *extractor
 	pool   sync.Pool // *[]float64
 	scored prometheus.Histogram
+	// clients and prefixes count page views for the pace features.
+	clients, prefixes *pageWindow
+	now               func() time.Time
+	// pace, when set, replaces the page windows (SetPace).
+	pace func(*detect.Request) Context
 }
 
 // New loads the model. reg may be nil.
@@ -95,7 +101,7 @@ func NewWithModel(m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Eng
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("ml: %w", err)
 	}
-	return newEngine(Config{Enabled: true}, m, log, reg)
+	return newEngine(Config{}, m, log, reg)
 }
 
 func newEngine(cfg Config, m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
@@ -103,7 +109,7 @@ func newEngine(cfg Config, m *Model, log zerolog.Logger, reg prometheus.Register
 	if err != nil {
 		return nil, fmt.Errorf("ml: %w", err)
 	}
-	e := &Engine{cfg: cfg, model: m, ex: ex}
+	e := &Engine{cfg: cfg, model: m, ex: ex, clients: newPageWindow(), prefixes: newPageWindow(), now: time.Now}
 	e.pool.New = func() any { x := make([]float64, NumFeatures); return &x }
 	e.scored = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "botwarden", Subsystem: "ml", Name: "score",
@@ -127,7 +133,7 @@ func (e *Engine) Model() *Model { return e.model }
 // Evaluate implements detect.Engine: it proposes the model's score unless
 // a heuristic already decided (score 1 stands, nothing to add).
 func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdict) error {
-	if !e.cfg.Enabled || v.Score == detect.ScoreAutomated {
+	if v.Score == detect.ScoreAutomated {
 		return nil
 	}
 	s := e.Score(r, v)
@@ -137,10 +143,68 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 }
 
 // Score returns the model's score (2–99) for r, given what earlier engines
-// put in v (v may be nil).
+// put in v (v may be nil). A page view counts towards the client's pace.
 func (e *Engine) Score(r *detect.Request, v *detect.Verdict) int {
 	xp := e.pool.Get().(*[]float64)
 	defer e.pool.Put(xp)
-	e.ex.features(r, v, *xp)
-	return Score(e.model.Probability(*xp))
+	e.ex.features(r, v, e.observe(r), *xp)
+	return e.model.Score(*xp)
 }
+
+// observe counts r when it is a page view and returns the client's pace.
+func (e *Engine) observe(r *detect.Request) Context {
+	if len(e.model.Weights) <= baseFeatures {
+		return Context{} // a model without the pace features
+	}
+	if e.pace != nil {
+		return e.pace(r)
+	}
+	now := r.Time
+	if now.IsZero() {
+		now = e.now()
+	}
+	ch, ph := e.keys(r)
+	if isPage(r, classifyPath(r.PathOnly())) {
+		e.clients.add(ch, now)
+		e.prefixes.add(ph, now)
+	}
+	var c Context
+	c.Burst, c.Minute = e.clients.counts(ch, now)
+	_, c.PrefixMinute = e.prefixes.counts(ph, now)
+	return c
+}
+
+// keys hashes the client (its session, else its address and UA) and its
+// address prefix (/24, /48) for the page windows.
+func (e *Engine) keys(r *detect.Request) (client, prefix uint64) {
+	var h maphash.Hash
+	h.SetSeed(e.clients.seed)
+	ip := r.ClientIP.Unmap()
+	if r.Session != nil {
+		h.WriteString("s")
+		h.WriteString(r.Session.ID)
+	} else {
+		b := ip.As16()
+		h.Write(b[:])
+		h.WriteString(r.UserAgent())
+	}
+	client = h.Sum64()
+	h.Reset()
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	if p, err := ip.Prefix(bits); err == nil {
+		b := p.Addr().As16()
+		h.Write(b[:])
+	}
+	return client, h.Sum64()
+}
+
+// SetPace makes the engine take each request's pace from fn instead of
+// counting page views: for evaluations and replays of requests whose pace
+// was recorded with them.
+func (e *Engine) SetPace(fn func(*detect.Request) Context) { e.pace = fn }
+
+// SetClock replaces the clock for requests without a time (tests).
+func (e *Engine) SetClock(now func() time.Time) { e.now = now }

@@ -136,7 +136,7 @@ func TestEngine(t *testing.T) {
 	if v.Score != 1 || v.Source != detect.SourceHeuristics {
 		t.Errorf("ML changed a heuristic verdict: %d %s", v.Score, v.Source)
 	}
-	if _, err := ml.New(ml.Config{Enabled: true, ModelFile: "/nonexistent/model.json"}, zerolog.Nop(), nil); err == nil || !strings.Contains(err.Error(), "model_file") {
+	if _, err := ml.New(ml.Config{ModelFile: "/nonexistent/model.json"}, zerolog.Nop(), nil); err == nil || !strings.Contains(err.Error(), "model_file") {
 		t.Errorf("missing model file: %v", err)
 	}
 }

@@ -18,18 +18,30 @@ type Model struct {
 	Features []string  `json:"features"`
 	Weights  []float64 `json:"weights"`
 	Bias     float64   `json:"bias"`
+	// Calibration maps the regression's p(bot) to the share of bots among
+	// requests with that value on data the regression was not fitted on
+	// (isotonic); empty means the raw value is used.
+	Calibration Calibration `json:"calibration,omitempty"`
 	// Metrics are the held-out metrics measured when the model was trained.
 	Metrics *Metrics `json:"metrics,omitempty"`
 }
 
-// Probability returns p(bot) for feature vector x.
+// Probability returns the calibrated p(bot) for feature vector x.
 func (m *Model) Probability(x []float64) float64 {
+	return m.Calibration.apply(m.Raw(x))
+}
+
+// Raw returns the regression's own p(bot), before calibration.
+func (m *Model) Raw(x []float64) float64 {
 	z := m.Bias
 	for i, w := range m.Weights {
 		z += w * x[i]
 	}
 	return sigmoid(z)
 }
+
+// Score returns the 2–99 score of feature vector x.
+func (m *Model) Score(x []float64) int { return Score(m.Probability(x)) }
 
 func sigmoid(z float64) float64 {
 	if z < -40 {
@@ -48,9 +60,11 @@ func Score(pBot float64) int {
 	return max(2, min(99, s))
 }
 
-// Validate checks that the model fits the feature extractor of this build.
+// Validate checks that the model fits the feature extractor of this build:
+// its features are this build's, or the 2026.08 prefix of them (such a
+// model scores without the context features).
 func (m *Model) Validate() error {
-	if !slices.Equal(m.Features, featureNames) {
+	if !slices.Equal(m.Features, featureNames) && !slices.Equal(m.Features, featureNames[:baseFeatures]) {
 		return fmt.Errorf("model %q was trained on features %v, this build computes %v", m.Version, m.Features, featureNames)
 	}
 	if len(m.Weights) != len(m.Features) {
@@ -63,6 +77,9 @@ func (m *Model) Validate() error {
 	}
 	if math.IsNaN(m.Bias) || math.IsInf(m.Bias, 0) {
 		return fmt.Errorf("model %q: bias is %v", m.Version, m.Bias)
+	}
+	if err := m.Calibration.validate(); err != nil {
+		return fmt.Errorf("model %q: %w", m.Version, err)
 	}
 	return nil
 }

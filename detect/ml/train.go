@@ -17,11 +17,10 @@ type TrainOptions struct {
 	L2 float64
 	// Version is recorded in the model.
 	Version string
-	// MaxHumanFP is the share of training humans allowed below 30 after
-	// calibration (default 0.001): the bias is lowered until no more than
-	// this share of them scores below 30. False positives cost more than
-	// missed bots, which the behavioural engine can still catch.
-	MaxHumanFP float64
+	// Calibration are labelled examples the regression is not fitted on,
+	// used to fit its calibration (Calibration). Empty: every fifth
+	// example is set aside for it.
+	Calibration []Example
 }
 
 func (o *TrainOptions) defaults() {
@@ -37,13 +36,11 @@ func (o *TrainOptions) defaults() {
 	if o.Version == "" {
 		o.Version = "custom"
 	}
-	if o.MaxHumanFP <= 0 {
-		o.MaxHumanFP = 0.001
-	}
 }
 
 // Train reads labelled requests (JSON lines of Example) from r and fits a
-// model. This is what `botwarden train` runs.
+// model, calibrated on every fifth of them. This is what `botwarden train`
+// runs.
 func Train(r io.Reader, opts TrainOptions) (*Model, error) {
 	examples, err := ReadExamples(r)
 	if err != nil {
@@ -55,8 +52,24 @@ func Train(r io.Reader, opts TrainOptions) (*Model, error) {
 // TrainExamples fits a logistic regression on examples: classes are
 // weighted to balance, weights are L2-regularised, optimised with Adam on
 // the full batch (deterministic: same data, same model).
+//
+// The model is then calibrated (fitIsotonic) on opts.Calibration, each
+// class weighted to half: its probabilities are the share of bots among
+// such requests when bots and people are equally many. A deployment with
+// another mix shifts every band the same way; the order stays.
 func TrainExamples(examples []Example, opts TrainOptions) (*Model, error) {
 	opts.defaults()
+	if len(opts.Calibration) == 0 {
+		var fit []Example
+		for i := range examples {
+			if i%5 == 4 {
+				opts.Calibration = append(opts.Calibration, examples[i])
+			} else {
+				fit = append(fit, examples[i])
+			}
+		}
+		examples = fit
+	}
 	var bots, humans int
 	for i := range examples {
 		if examples[i].Bot() {
@@ -77,7 +90,7 @@ func TrainExamples(examples []Example, opts TrainOptions) (*Model, error) {
 	sw := make([]float64, len(examples))
 	for i := range examples {
 		X[i] = make([]float64, NumFeatures)
-		ex.features(examples[i].Request(), examples[i].Verdict(), X[i])
+		ex.features(examples[i].Request(), examples[i].Verdict(), examples[i].Context(), X[i])
 		if examples[i].Bot() {
 			y[i], sw[i] = 1, float64(len(examples))/(2*float64(bots))
 		} else {
@@ -118,35 +131,44 @@ func TrainExamples(examples []Example, opts TrainOptions) (*Model, error) {
 		}
 	}
 	model := &Model{Version: opts.Version, Features: FeatureNames(), Weights: w[:NumFeatures], Bias: w[NumFeatures]}
-	model.Bias += calibrationShift(model, X, y, opts.MaxHumanFP)
+	cal, err := calibrate(model, ex, opts.Calibration)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	model.Calibration = cal
 	if err := model.Validate(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	return model, nil
 }
 
-// calibrationShift returns the (non-positive) bias change that leaves at
-// most maxFP of the training humans with a score below 30.
-func calibrationShift(m *Model, X [][]float64, y []float64, maxFP float64) float64 {
-	// Score(p) < 30 exactly when p > 1 - 27.5/97.
-	pThr := 1 - 27.5/97
-	limit := math.Log(pThr / (1 - pThr))
-	var z []float64
-	for i, x := range X {
-		if y[i] == 0 {
-			v := m.Bias
-			for j, w := range m.Weights {
-				v += w * x[j]
-			}
-			z = append(z, v)
+// calibrate fits m's calibration on examples, classes weighted equally.
+func calibrate(m *Model, ex *extractor, examples []Example) (Calibration, error) {
+	var bots, humans float64
+	for i := range examples {
+		if examples[i].Bot() {
+			bots++
+		} else {
+			humans++
 		}
 	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(z)))
-	k := int(maxFP * float64(len(z)))
-	if k >= len(z) || z[k] <= limit {
-		return 0
+	if bots == 0 || humans == 0 {
+		return Calibration{}, fmt.Errorf("calibration needs both labels, have %v bot and %v human examples", bots, humans)
 	}
-	return limit - z[k] - 1e-6
+	p := make([]float64, len(examples))
+	y := make([]float64, len(examples))
+	w := make([]float64, len(examples))
+	x := make([]float64, NumFeatures)
+	for i := range examples {
+		ex.features(examples[i].Request(), examples[i].Verdict(), examples[i].Context(), x)
+		p[i] = m.Raw(x)
+		if examples[i].Bot() {
+			y[i], w[i] = 1, 0.5/bots
+		} else {
+			w[i] = 0.5 / humans
+		}
+	}
+	return fitIsotonic(p, y, w), nil
 }
 
 // Metrics are a model's figures on a labelled set.
@@ -179,7 +201,7 @@ func Evaluate(m *Model, examples []Example) (Metrics, error) {
 	var met Metrics
 	var tp, fp int
 	for i := range examples {
-		ex.features(examples[i].Request(), examples[i].Verdict(), x)
+		ex.features(examples[i].Request(), examples[i].Verdict(), examples[i].Context(), x)
 		p := m.Probability(x)
 		bot := examples[i].Bot()
 		s[i] = scored{p, bot}

@@ -8,7 +8,6 @@ import (
 
 func TestConfigYAML(t *testing.T) {
 	in := `
-enabled: true
 ranges_file: /var/lib/botwarden/ranges.json
 datacenter: true
 private_relay: true

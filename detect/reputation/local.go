@@ -31,19 +31,23 @@ func DefaultLocalConfig() LocalConfig {
 	return LocalConfig{MaxTTL: time.Hour, MaxEntries: 1 << 20, MaxSizeMB: 256, Shards: 256}
 }
 
-// Validate reports the first invalid field.
+// Validate reports every invalid field by its name.
 func (c LocalConfig) Validate() error {
-	switch {
-	case c.MaxTTL < time.Second:
-		return fmt.Errorf("max_ttl: must be at least 1s, got %s", c.MaxTTL)
-	case c.MaxEntries < 1:
-		return fmt.Errorf("max_entries: must be positive, got %d", c.MaxEntries)
-	case c.MaxSizeMB < 0:
-		return fmt.Errorf("max_size_mb: must not be negative, got %d", c.MaxSizeMB)
-	case c.Shards < 1 || c.Shards&(c.Shards-1) != 0:
-		return fmt.Errorf("shards: must be a power of two, got %d", c.Shards)
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.MaxTTL < time.Second {
+		bad("max_ttl: must be at least 1s, got %s", c.MaxTTL)
 	}
-	return nil
+	if c.MaxEntries < 1 {
+		bad("max_entries: must be positive, got %d", c.MaxEntries)
+	}
+	if c.MaxSizeMB < 0 {
+		bad("max_size_mb: must not be negative, got %d", c.MaxSizeMB)
+	}
+	if c.Shards < 1 || c.Shards&(c.Shards-1) != 0 {
+		bad("shards: must be a power of two, got %d", c.Shards)
+	}
+	return errors.Join(errs...)
 }
 
 // Local is the embedded Store: a bigcache of compactly encoded verdicts.

@@ -40,6 +40,10 @@ const (
 	TagJSFailed        = "js-detection-failed"
 	TagChallengeFailed = "challenge-failed"
 	TagNoJS            = "nojs"
+	// TagForeignSession: the request carried a genuine session cookie
+	// issued to another client (address prefix or UA): copied from
+	// elsewhere, or a person whose address changed. The ML engine weighs it.
+	TagForeignSession = "session-foreign"
 )
 
 // Manager reads and writes the session cookie. It is safe for concurrent
@@ -236,6 +240,9 @@ func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdi
 	case err != nil:
 		reason := token.Reason(err)
 		m.results.WithLabelValues(reason).Inc()
+		if errors.Is(err, token.ErrUnbound) {
+			v.AddTags(TagForeignSession)
+		}
 		m.log.Debug().Err(err).Str("reason", reason).Str("client", r.ClientIP.String()).Msg("session cookie ignored")
 		return nil
 	}

@@ -11,7 +11,6 @@ import (
 // The config section as a user writes it, decoded the way the server does.
 func TestConfigYAML(t *testing.T) {
 	in := `
-enabled: true
 ranges_file: /var/lib/botwarden/ranges.json
 ai: true
 disabled_bots: [ccbot]

@@ -14,18 +14,19 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/ranges"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
-// The evaluation targets of the detection-engines issue, measured against
-// Google's own published list (../shared/data/ipranges/google/googlebot.json,
-// read here directly, not through the embedded snapshot):
+// The verification targets, measured against Google's own published list
+// (ipranges/google/googlebot.json in the reference data, read here directly,
+// not through the embedded snapshot):
 //   - the Googlebot UA from Google's ranges is verified in 100% of cases;
 //   - the Googlebot UA from a residential address is never verified and,
 //     once its reverse DNS answers (real DNS over loopback), scores 1.
 
 func googlebotPrefixes(t *testing.T) []netip.Prefix {
 	t.Helper()
-	data, err := os.ReadFile(sharedData(t, "ipranges/google/googlebot.json"))
+	data, err := os.ReadFile(refdata.Require(t, "ipranges/google/googlebot.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,18 +8,9 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-)
 
-// sharedData returns ../shared/data (relative to the repository root) or
-// skips the test when the reference data is not there.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("reference data %s not available: %v", p, err)
-	}
-	return p
-}
+	"github.com/botwarden/botwarden/internal/refdata"
+)
 
 // readUAs reads one user agent per line, or the "- UA" items of isbot's
 // YAML fixtures, stripping the quotes Crawler-Detect's device list uses.
@@ -153,8 +144,8 @@ func TestScanClaims(t *testing.T) {
 func TestBrowsersClaimNothing(t *testing.T) {
 	e := testEngine(t, DefaultConfig())
 	for _, path := range []string{
-		sharedData(t, "ua/isbot/browsers.yml"),
-		sharedData(t, "ua/crawler-detect/tests_devices_2018-05-16.txt"),
+		refdata.Require(t, "ua/isbot/browsers.yml"),
+		refdata.Require(t, "ua/crawler-detect/tests_devices_2018-05-16.txt"),
 	} {
 		uas := readUAs(t, path)
 		if len(uas) < 500 {
@@ -179,7 +170,7 @@ func TestBrowsersClaimNothing(t *testing.T) {
 func TestAICatalogueOnCrawlerDetectFixtures(t *testing.T) {
 	e := testEngine(t, DefaultConfig())
 	for _, cat := range []string{"ai-training", "ai-search", "ai-user"} {
-		uas := readUAs(t, sharedData(t, "ua/crawler-detect/categories/"+cat+".txt"))
+		uas := readUAs(t, refdata.Require(t, "ua/crawler-detect/categories/"+cat+".txt"))
 		found := 0
 		for _, ua := range uas {
 			if e.tokens.scan(ua).ai >= 0 {

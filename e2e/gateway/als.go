@@ -17,8 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// ALSStreamer reproduces Envoy's gRPC access logger (reference/envoy.md §2.2,
-// grpc_access_logger.h): entries are buffered and flushed every
+// ALSStreamer reproduces Envoy's gRPC access logger (docs/envoy.md, "Access
+// logs"; Envoy's grpc_access_logger.h): entries are buffered and flushed every
 // FlushInterval or once BufferSizeBytes are buffered; the stream is opened on
 // the first flush and its first message carries the identifier; the reply
 // is never read; when a send fails the stream is dropped (and its batch

@@ -33,7 +33,8 @@ func metadata(t *testing.T, m map[string]any) *structpb.Struct {
 	return s
 }
 
-// TestOKResponseApplied: reference/envoy.md §1.3, OK path.
+// TestOKResponseApplied: how Envoy applies an OK CheckResponse (docs/envoy.md,
+// "Allowing: the OK response").
 func TestOKResponseApplied(t *testing.T) {
 	var md *structpb.Struct
 	r := newRig(t, Options{}, func(*authv3.CheckRequest) (*authv3.CheckResponse, error) {

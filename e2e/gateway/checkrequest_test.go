@@ -11,7 +11,8 @@ import (
 	"testing"
 )
 
-// TestCheckRequestAsEnvoyBuildsIt: reference/envoy.md §1.2.
+// TestCheckRequestAsEnvoyBuildsIt: the CheckRequest as Envoy fills it in
+// (docs/envoy.md, "What Envoy sends: the CheckRequest").
 func TestCheckRequestAsEnvoyBuildsIt(t *testing.T) {
 	r := newRig(t, Options{}, nil)
 	resp, _ := r.do(t, "GET", "/shop/item?id=7&b=2",

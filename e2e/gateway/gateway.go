@@ -6,7 +6,8 @@
 //     addresses rewritten to loopback ports;
 //   - InRepo, for machines without Envoy: a Go HTTP server that reads the
 //     same Envoy config and reproduces the behaviour Envoy documents for
-//     what that config uses (reference/envoy.md §1.2–1.4, §2.3): the HTTP
+//     what that config uses (docs/envoy.md lists it, with links to Envoy's
+//     documentation): the HTTP
 //     connection manager's x-forwarded-for and x-request-id handling, the
 //     header_mutation filter, routes with per-route ExtAuthzPerRoute, the
 //     ext_authz CheckRequest and the application of OK, denied and error

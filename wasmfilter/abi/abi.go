@@ -5,8 +5,9 @@
 // The Go SDKs cannot be used here: the tetratelabs SDK needs TinyGo and is
 // deprecated, and its maintained successor cannot be downloaded in this
 // build environment. The filter needs a dozen host calls, so it binds them
-// itself (../../shared/reference/envoy.md §4 lists every export, import,
-// enum and encoding this package follows).
+// itself, following the Proxy-Wasm ABI v0.2.1 specification
+// (https://github.com/proxy-wasm/spec/blob/main/abi-versions/v0.2.1/README.md)
+// and what Envoy's host does with it (docs/envoy.md, "Proxy-Wasm").
 //
 // This file is portable (it compiles and is tested natively): the enums,
 // the map encoding and property paths. The //go:wasmimport declarations and

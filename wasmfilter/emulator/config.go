@@ -13,7 +13,7 @@ import (
 // configuration of pc (what proxy_get_buffer_bytes(PLUGIN_CONFIGURATION)
 // reads): a StringValue or BytesValue unwrapped, a Struct as JSON (how
 // Istio's pluginConfig arrives), any other type as its serialised bytes, and
-// nothing when the field is unset (reference/envoy.md §4.6).
+// nothing when the field is unset (docs/envoy.md, "Proxy-Wasm").
 func PluginConfiguration(pc *wasmv3.PluginConfig) ([]byte, error) {
 	a := pc.GetConfiguration()
 	if a == nil {

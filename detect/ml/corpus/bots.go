@@ -32,10 +32,13 @@ const (
 	// ToolMimic is a script that copies a browser's User-Agent, Accept and
 	// Accept-Language but none of the browser's other headers.
 	ToolMimic Tool = "browser-mimic"
+	// ToolStealth sends a current browser's exact headers and TLS: a
+	// stealth-patched browser or an impersonating HTTP client.
+	ToolStealth Tool = "browser-headers"
 )
 
 // SpoofTools are the tools used with browser UAs for the spoofer corpus.
-var SpoofTools = []Tool{ToolCurl, ToolRequests, ToolGo, ToolNode, ToolJava, ToolScrapy, ToolAiohttp, ToolMimic, ToolHeadless}
+var SpoofTools = []Tool{ToolCurl, ToolRequests, ToolGo, ToolNode, ToolJava, ToolScrapy, ToolAiohttp, ToolMimic, ToolHeadless, ToolStealth}
 
 // measuredJA4 are the TLS fingerprints of the tools as measured in
 // detect/heuristics (DefaultJA4).
@@ -208,6 +211,8 @@ func botRequest(r *rand.Rand, ua string, tool Tool) ml.Example {
 		}
 	case ToolHeadless:
 		return headlessRequest(r, ua, secure)
+	case ToolStealth:
+		return stealthRequest(r, ua)
 	case ToolMimic:
 		h.add("user-agent", ua)
 		h.add("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
@@ -254,7 +259,7 @@ func botRequest(r *rand.Rand, ua string, tool Tool) ml.Example {
 	e := h.example(r, method, scheme, path, proto)
 	e.Label = ml.LabelBot
 	e.Profile = string(tool)
-	e.Datacenter = chance(r, 0.65)
+	crawlContext(r, &e, 0.65)
 	if ja4, ok := measuredJA4[tool]; ok && secure && chance(r, 0.7) {
 		e.Headers["x-botwarden-ja4"] = ja4
 	}
@@ -286,8 +291,8 @@ func headlessRequest(r *rand.Rand, ua string, secure bool) ml.Example {
 	}
 	e.Label = ml.LabelBot
 	e.Profile = string(ToolHeadless)
-	e.Datacenter = chance(r, 0.7)
 	e.PrivateRelay = false
+	crawlContext(r, &e, 0.7)
 	if secure && chance(r, 0.7) {
 		e.Headers["x-botwarden-ja4"] = measuredJA4[ToolHeadless]
 	}

@@ -1,21 +1,16 @@
 package corpus_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/botwarden/botwarden/detect/ml"
 	"github.com/botwarden/botwarden/detect/ml/corpus"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
 func TestEvalSets(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data not found at %s: %v", dir, err)
-	}
-	c, err := corpus.Load(dir)
+	c, err := corpus.Load(refdata.Require(t, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

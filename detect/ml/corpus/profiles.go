@@ -76,7 +76,7 @@ var humanPaths = map[Kind][]string{
 //     (76+) and -Dest (80+) on secure origins, Accept per request type
 //     (image/avif 85+, signed-exchange 73+), Accept-Encoding br on HTTPS
 //     and zstd from 123, Priority from 124; WebViews add X-Requested-With
-//     and no client hints. Order: Chrome's (shared/data/headers).
+//     and no client hints. Order: Chrome's (header-generator's list).
 //   - Firefox: Accept-Language with q=0.5 steps, Sec-Fetch (90+),
 //     Priority (128+), TE: trailers on HTTP/2; Firefox's order.
 //   - Safari/iOS WebKit: no client hints, Sec-Fetch from 16.4 (17 here).

@@ -1,6 +1,7 @@
 // Command gendata builds the embedded range snapshots from the reference
-// data in ../shared/data (copies of the operators' published lists; see the
-// NOTICE files beside the outputs):
+// data (copies of the operators' published lists, found through
+// internal/refdata: $BOTWARDEN_DATA or its default; see the NOTICE files
+// beside the outputs):
 //
 //   - detect/verified/data/ranges.json.gz: verified-bot ranges;
 //   - detect/network/data/network.json.gz: datacenter, cloud, VPN and iCloud
@@ -8,7 +9,7 @@
 //
 // Run from the repository root:
 //
-//	go run ./detect/ranges/internal/gendata -shared ../shared/data
+//	go run ./detect/ranges/internal/gendata [-shared DIR]
 package main
 
 import (
@@ -25,12 +26,20 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/botwarden/botwarden/detect/ranges"
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
 func main() {
-	shared := flag.String("shared", "../shared/data", "reference data directory")
+	shared := flag.String("shared", "", "reference data directory (default: $"+refdata.Env+" or "+refdata.DefaultRel+" from the repository root)")
 	root := flag.String("root", ".", "repository root")
 	flag.Parse()
+	if *shared == "" {
+		dir, err := refdata.Dir()
+		if err != nil {
+			log.Fatal(err)
+		}
+		*shared = dir
+	}
 	if err := run(*shared, *root); err != nil {
 		log.Fatal(err)
 	}

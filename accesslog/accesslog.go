@@ -3,7 +3,7 @@
 // every HTTP entry into a detect.Event for the asynchronous analysis
 // (Netacea's "Monitor Ingest").
 //
-// The wire contract (reference/envoy.md §2.2): one client-streaming RPC per
+// The wire contract (docs/envoy.md, "Access logs"): one client-streaming RPC per
 // Envoy worker thread; the identifier comes only on the first message of a
 // stream; Envoy never reads a response and loses what it wrote to a stream
 // the server closed. So the receiver reads until EOF, never ends a stream on
@@ -62,21 +62,26 @@ func DefaultConfig() Config {
 	return Config{MaxStreams: 1024, MaxValueBytes: 8192, MaxHeaders: 64, MaxClockSkew: time.Hour, MaxDuration: 24 * time.Hour}
 }
 
-// Validate reports the first invalid field.
+// Validate reports every invalid field by its name.
 func (c Config) Validate() error {
-	switch {
-	case c.MaxStreams < 0:
-		return fmt.Errorf("max_streams: must not be negative, got %d", c.MaxStreams)
-	case c.MaxValueBytes < 64:
-		return fmt.Errorf("max_value_bytes: must be at least 64, got %d", c.MaxValueBytes)
-	case c.MaxHeaders < 1:
-		return fmt.Errorf("max_headers: must be positive, got %d", c.MaxHeaders)
-	case c.MaxClockSkew < time.Second:
-		return fmt.Errorf("max_clock_skew: must be at least 1s, got %s", c.MaxClockSkew)
-	case c.MaxDuration < time.Second:
-		return fmt.Errorf("max_duration: must be at least 1s, got %s", c.MaxDuration)
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.MaxStreams < 0 {
+		bad("max_streams: must not be negative, got %d", c.MaxStreams)
 	}
-	return nil
+	if c.MaxValueBytes < 64 {
+		bad("max_value_bytes: must be at least 64, got %d", c.MaxValueBytes)
+	}
+	if c.MaxHeaders < 1 {
+		bad("max_headers: must be positive, got %d", c.MaxHeaders)
+	}
+	if c.MaxClockSkew < time.Second {
+		bad("max_clock_skew: must be at least 1s, got %s", c.MaxClockSkew)
+	}
+	if c.MaxDuration < time.Second {
+		bad("max_duration: must be at least 1s, got %s", c.MaxDuration)
+	}
+	return errors.Join(errs...)
 }
 
 func (c Config) limits() Limits {

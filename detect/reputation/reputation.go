@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -25,15 +26,16 @@ func DefaultEngineConfig() EngineConfig {
 	return EngineConfig{Prefix: true, V4PrefixBits: 24, V6PrefixBits: 64, JA4: true}
 }
 
-// Validate reports the first invalid field.
+// Validate reports every invalid field by its name.
 func (c EngineConfig) Validate() error {
+	var errs []error
 	if c.V4PrefixBits < 8 || c.V4PrefixBits > 32 {
-		return fmt.Errorf("v4_prefix_bits: must be 8..32, got %d", c.V4PrefixBits)
+		errs = append(errs, fmt.Errorf("v4_prefix_bits: must be 8..32, got %d", c.V4PrefixBits))
 	}
 	if c.V6PrefixBits < 16 || c.V6PrefixBits > 128 {
-		return fmt.Errorf("v6_prefix_bits: must be 16..128, got %d", c.V6PrefixBits)
+		errs = append(errs, fmt.Errorf("v6_prefix_bits: must be 16..128, got %d", c.V6PrefixBits))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Engine is the detect.Engine named "reputation": it reads the verdicts the

@@ -11,6 +11,7 @@ package verified
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"math/bits"
 	"net"
@@ -28,8 +29,10 @@ import (
 )
 
 // Config configures the verified-bot and AI engine.
+//
+// The engine has no on/off switch of its own: it runs when
+// detection.engines lists "verified".
 type Config struct {
-	Enabled bool `yaml:"enabled"`
 	// RangesFile is a snapshot written by `botwarden update-ranges`. Its sets
 	// replace the embedded sets of the same name; a missing file means the
 	// embedded snapshot alone (logged), a corrupt one is a start-up error.
@@ -70,12 +73,11 @@ type DNSConfig struct {
 	ErrorTTL    time.Duration `yaml:"error_ttl"`
 }
 
-// DefaultConfig returns the defaults: enabled, AI marking on, FCrDNS on
-// with the system resolver.
+// DefaultConfig returns the defaults: AI marking on, FCrDNS on with the
+// system resolver.
 func DefaultConfig() Config {
 	return Config{
-		Enabled: true,
-		AI:      true,
+		AI: true,
 		DNS: DNSConfig{
 			Enabled:     true,
 			Timeout:     2 * time.Second,
@@ -89,63 +91,64 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks the configuration; errors name the field.
+// Validate reports every invalid field, each named relative to the
+// section (the config package adds "verified.").
 func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	known := map[string]bool{}
 	for _, b := range builtinBots {
 		known[b.ID] = true
 	}
-	for _, id := range c.DisabledBots {
+	for i, id := range c.DisabledBots {
 		if !known[id] {
-			return fmt.Errorf("verified.disabled_bots: unknown bot %q", id)
+			bad("disabled_bots[%d]: unknown bot %q", i, id)
 		}
 	}
 	for i, b := range c.Bots {
 		if err := b.Validate(); err != nil {
-			return fmt.Errorf("verified.bots[%d]: %w", i, err)
+			bad("bots[%d]: %w", i, err)
 		}
 		if known[b.ID] {
-			return fmt.Errorf("verified.bots[%d]: id %q is already a built-in bot", i, b.ID)
+			bad("bots[%d]: id %q is already a built-in bot", i, b.ID)
 		}
 		known[b.ID] = true
-		for _, p := range b.Prefixes {
+		for j, p := range b.Prefixes {
 			if _, err := netip.ParsePrefix(p); err != nil {
-				return fmt.Errorf("verified.bots[%d].prefixes: %w", i, err)
+				bad("bots[%d].prefixes[%d]: %w", i, j, err)
 			}
 		}
 	}
 	if n := len(builtinBots) - len(c.DisabledBots) + len(c.Bots); n > maxBots {
-		return fmt.Errorf("verified.bots: at most %d bots in all, have %d", maxBots, n)
+		bad("bots: at most %d bots in all, have %d", maxBots, n)
 	}
-	d := c.DNS
-	if !d.Enabled {
-		return nil
-	}
-	if d.Server != "" {
-		if _, _, err := net.SplitHostPort(d.Server); err != nil {
-			return fmt.Errorf("verified.dns.server: %w", err)
+	if d := c.DNS; d.Enabled {
+		if d.Server != "" {
+			if _, _, err := net.SplitHostPort(d.Server); err != nil {
+				bad("dns.server: %w", err)
+			}
+		}
+		for _, f := range []struct {
+			name string
+			v    time.Duration
+		}{{"timeout", d.Timeout}, {"positive_ttl", d.PositiveTTL}, {"negative_ttl", d.NegativeTTL}, {"error_ttl", d.ErrorTTL}} {
+			if f.v <= 0 {
+				bad("dns.%s: must be positive, got %s", f.name, f.v)
+			}
+		}
+		for _, f := range []struct {
+			name string
+			v    int
+		}{{"workers", d.Workers}, {"queue_size", d.QueueSize}, {"cache_size", d.CacheSize}} {
+			if f.v <= 0 {
+				bad("dns.%s: must be positive, got %d", f.name, f.v)
+			}
+		}
+		if d.Workers > 256 {
+			bad("dns.workers: at most 256, got %d", d.Workers)
 		}
 	}
-	for _, f := range []struct {
-		name string
-		v    time.Duration
-	}{{"timeout", d.Timeout}, {"positive_ttl", d.PositiveTTL}, {"negative_ttl", d.NegativeTTL}, {"error_ttl", d.ErrorTTL}} {
-		if f.v <= 0 {
-			return fmt.Errorf("verified.dns.%s: must be positive, got %s", f.name, f.v)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"workers", d.Workers}, {"queue_size", d.QueueSize}, {"cache_size", d.CacheSize}} {
-		if f.v <= 0 {
-			return fmt.Errorf("verified.dns.%s: must be positive, got %d", f.name, f.v)
-		}
-	}
-	if d.Workers > 256 {
-		return fmt.Errorf("verified.dns.workers: at most 256, got %d", d.Workers)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Option adjusts an Engine beyond its Config (tests, tools).
@@ -189,15 +192,17 @@ type Engine struct {
 // New builds the engine: it loads the embedded ranges and cfg.RangesFile,
 // compiles the UA token index and the AI catalogue. It starts no goroutine;
 // call Start for the DNS workers and Close to stop them.
+// log is used as given: the server's wiring has already named the engine
+// in it (engine=...), and a second With would repeat the field.
 func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verified: %w", err)
 	}
 	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &Engine{cfg: cfg, log: log.With().Str("engine", "verified").Logger(), m: newMetrics(reg)}
+	e := &Engine{cfg: cfg, log: log, m: newMetrics(reg)}
 	for _, b := range builtinBots {
 		if !slices.Contains(cfg.DisabledBots, b.ID) {
 			e.bots = append(e.bots, b)

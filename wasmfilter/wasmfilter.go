@@ -1,5 +1,5 @@
 // Package wasmfilter is botwarden's Proxy-Wasm HTTP filter: the in-proxy
-// fast path in front of ext_authz (DESIGN.md §1, step 2).
+// fast path in front of ext_authz (docs/architecture.md, "Request flow").
 //
 // For every request it
 //   - removes client-sent x-bot-* / x-botwarden-* headers (but Envoy's JA4

@@ -1,3 +1,9 @@
+// Package policy decides what happens to a request: it turns the evidence
+// the engines put on a detect.Verdict into an action (allow, block,
+// managed_challenge, js_challenge, rate_limit, log, skip) through ordered
+// CEL rules, presets and a mode per host and route. It implements
+// detect.Decider and reloads its file without a restart; a file that does
+// not load keeps the previous policy. README.md is the language reference.
 package policy
 
 import (

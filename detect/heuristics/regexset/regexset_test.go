@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/botwarden/botwarden/internal/refdata"
 )
 
 func TestRequiredLiterals(t *testing.T) {
@@ -99,16 +101,6 @@ func naive(s *Set, in string) []int {
 	return out
 }
 
-// sharedData returns the path of ../shared/data seen from this package, or
-// skips the test.
-func sharedData(t testing.TB) string {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data not found at %s: %v", dir, err)
-	}
-	return dir
-}
-
 func readLines(t testing.TB, path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -129,7 +121,7 @@ func readLines(t testing.TB, path string) []string {
 // TestSetAgreesWithNaive checks the prefilter never loses a match, on the
 // real pattern lists and real user agents.
 func TestSetAgreesWithNaive(t *testing.T) {
-	dir := sharedData(t)
+	dir := refdata.Require(t, "")
 	cd := readLines(t, filepath.Join(dir, "ua/crawler-detect/raw_Crawlers.txt"))
 	var ib []string
 	raw, err := os.ReadFile(filepath.Join(dir, "ua/isbot/patterns.json"))

@@ -269,14 +269,15 @@ func TestMMDBErrors(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.MMDB = []string{path}
 			_, err := New(cfg, zerolog.Nop(), nil)
-			if err == nil || !strings.Contains(err.Error(), "network.mmdb[0]") {
+			if err == nil || !strings.Contains(err.Error(), "mmdb[0]") {
 				t.Fatalf("err = %v", err)
 			}
 		})
 	}
 	cfg := DefaultConfig()
 	cfg.MMDBFormat = "geoip3"
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "network.mmdb_format") {
+	// Field names are relative: the config package prefixes the section.
+	if err := cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), "mmdb_format:") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -47,9 +47,9 @@ const (
 	setCloudPrefix  = "cloud-"
 )
 
-// Config configures the network engine.
+// Config configures the network engine. The engine has no on/off switch of
+// its own: it runs when detection.engines lists "network".
 type Config struct {
-	Enabled bool `yaml:"enabled"`
 	// RangesFile is the snapshot written by `botwarden update-ranges` (the
 	// same file as verified.ranges_file); its sets replace embedded ones of
 	// the same name.
@@ -74,22 +74,24 @@ type Config struct {
 
 // DefaultConfig enables every embedded signal; no MMDB.
 func DefaultConfig() Config {
-	return Config{Enabled: true, Datacenter: true, PrivateRelay: true, VPN: true, MMDBFormat: FormatAuto, HostingASNs: true}
+	return Config{Datacenter: true, PrivateRelay: true, VPN: true, MMDBFormat: FormatAuto, HostingASNs: true}
 }
 
-// Validate checks the configuration; errors name the field.
+// Validate reports every invalid field, each named relative to the
+// section (the config package adds "network.").
 func (c Config) Validate() error {
+	var errs []error
 	switch c.MMDBFormat {
 	case "", FormatAuto, FormatMaxMind, FormatIPinfo:
 	default:
-		return fmt.Errorf("network.mmdb_format: %q: want auto, maxmind or ipinfo", c.MMDBFormat)
+		errs = append(errs, fmt.Errorf("mmdb_format: %q: want auto, maxmind or ipinfo", c.MMDBFormat))
 	}
 	for i, p := range c.MMDB {
 		if strings.TrimSpace(p) == "" {
-			return fmt.Errorf("network.mmdb[%d]: empty path", i)
+			errs = append(errs, fmt.Errorf("mmdb[%d]: empty path", i))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 //go:embed data/network.json.gz
@@ -129,11 +131,13 @@ type Engine struct {
 
 // New builds the engine from the embedded snapshot, cfg.RangesFile and the
 // configured MMDB files. It starts no goroutine; Close releases the MMDBs.
+// log is used as given: the server's wiring has already named the engine
+// in it (engine=...), and a second With would repeat the field.
 func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("network: %w", err)
 	}
-	e := &Engine{cfg: cfg, log: log.With().Str("engine", "network").Logger()}
+	e := &Engine{cfg: cfg, log: log}
 	e.errs = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "botwarden_network_mmdb_errors_total",
 		Help: "MMDB lookups that failed to decode (the request kept its other network signals).",
