@@ -16,12 +16,13 @@ type Config struct {
 	MaintainInterval time.Duration `yaml:"maintain_interval"`
 }
 
-// DefaultConfig returns the defaults: on, a file in the working directory,
-// 30 days, 2 GiB.
+// DefaultConfig returns the defaults: on, in memory (so that a process
+// started anywhere, a test among them, writes no file), 30 days, 2 GiB.
+// Set store.path to keep the data across restarts (`make run` does).
 func DefaultConfig() Config {
 	return Config{
 		Enabled: true,
-		Store: StoreConfig{Path: "botwarden-analytics.duckdb", Retention: 30 * 24 * time.Hour, MaxBytes: 2 << 30,
+		Store: StoreConfig{Path: "", Retention: 30 * 24 * time.Hour, MaxBytes: 2 << 30,
 			MemoryLimit: "512MB", Threads: 0},
 		Ingest: IngestConfig{Queue: 65536, BatchSize: 8192, FlushInterval: time.Second, JoinWindow: 5 * time.Second,
 			MaxSampleInterval: 1024},

@@ -227,13 +227,15 @@ func sortedDims(m map[Dim][]string) []Dim {
 
 // source is the rows a count reads: detail, plus the hourly rollups when
 // the filter can be answered from them (they never overlap: an hour is
-// either detail or rollup). expr is the value selected as v.
-func source(f Filter, expr, rollupExpr string) (string, []any) {
+// either detail or rollup). cols are the selected expressions (each with its
+// alias) over the events table; rollupCols the same over the rollup table,
+// nil when the rollups do not keep them.
+func source(f Filter, cols, rollupCols string) (string, []any) {
 	w, args := where(f, false)
-	q := "SELECT " + expr + " AS v, sample AS w, 1 AS recs FROM events WHERE " + w
-	if rollupExpr != "" && f.rollupOnly() {
+	q := "SELECT " + cols + ", sample AS w, 1 AS recs FROM events WHERE " + w
+	if rollupCols != "" && f.rollupOnly() {
 		rw, rargs := where(f, true)
-		q += " UNION ALL SELECT " + rollupExpr + " AS v, w, recs FROM rollup WHERE " + rw
+		q += " UNION ALL SELECT " + rollupCols + ", w, recs FROM rollup WHERE " + rw
 		args = append(args, rargs...)
 	}
 	return q, args
@@ -249,28 +251,28 @@ func (s *DuckDB) Timeseries(ctx context.Context, f Filter, step time.Duration, b
 	if st <= 0 {
 		return nil, fmt.Errorf("step: must be positive")
 	}
-	bucket := fmt.Sprintf("(ts // %d) * %d", st, st)
-	col := "CAST(" + spec.col + " AS VARCHAR)"
-	var rollupExpr string
+	// Group on the number and the column, never on a string built per row:
+	// over 30 days that is millions of concatenations.
+	cols := fmt.Sprintf("(ts // %d) * %d AS b, %s AS v", st, st, spec.col)
+	rollupCols := ""
 	if spec.rollup {
-		rollupExpr = "(" + bucket + ")::VARCHAR || '|' || " + col
+		rollupCols = cols
 	}
-	src, args := source(f, "("+bucket+")::VARCHAR || '|' || "+col, rollupExpr)
-	rows, err := s.db.QueryContext(ctx, "SELECT v, sum(w), sum(recs) FROM ("+src+") GROUP BY v ORDER BY v", args...)
+	src, args := source(f, cols, rollupCols)
+	rows, err := s.db.QueryContext(ctx, "SELECT b, CAST(v AS VARCHAR), sum(w), sum(recs) FROM ("+src+") GROUP BY b, v ORDER BY b, v", args...)
 	if err != nil {
 		return nil, fmt.Errorf("timeseries: %w", err)
 	}
 	defer rows.Close()
 	var out []Point
 	for rows.Next() {
-		var v string
+		var b int64
+		var v sql.NullString
 		var p Point
-		if err := rows.Scan(&v, &p.Count, &p.Sample); err != nil {
+		if err := rows.Scan(&b, &v, &p.Count, &p.Sample); err != nil {
 			return nil, fmt.Errorf("timeseries: %w", err)
 		}
-		b, val, _ := strings.Cut(v, "|")
-		us, _ := strconv.ParseInt(b, 10, 64)
-		p.Time, p.Value = time.UnixMicro(us).UTC(), val
+		p.Time, p.Value = time.UnixMicro(b).UTC(), v.String
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -278,7 +280,7 @@ func (s *DuckDB) Timeseries(ctx context.Context, f Filter, step time.Duration, b
 
 // Histogram implements Store: counts per score 0–99.
 func (s *DuckDB) Histogram(ctx context.Context, f Filter) ([]Count, error) {
-	return s.count(ctx, f, "score::VARCHAR", "score::VARCHAR", "CAST(v AS INTEGER)", 100)
+	return s.count(ctx, f, "score", "score", "CAST(s AS INTEGER)", 100)
 }
 
 // Top implements Store.
@@ -290,20 +292,30 @@ func (s *DuckDB) Top(ctx context.Context, f Filter, by Dim, n int) ([]Count, err
 	if n <= 0 || n > 1000 {
 		return nil, fmt.Errorf("limit: want 1-1000, got %d", n)
 	}
-	expr := "CAST(" + spec.col + " AS VARCHAR)"
+	expr := spec.col
 	if spec.kind == dimKindList || spec.kind == dimKindIntList {
-		expr = "CAST(unnest(" + spec.col + ") AS VARCHAR)"
+		expr = "unnest(" + spec.col + ")"
 	}
 	rollupExpr := ""
 	if spec.rollup {
 		rollupExpr = expr
 	}
-	return s.count(ctx, f, expr, rollupExpr, "sum(w) DESC, v", n)
+	order := "c DESC, s"
+	if spec.kind == dimKindInt {
+		order = "s = '0', " + order // 0 is "unknown" (ASN, status): last
+	}
+	return s.count(ctx, f, expr, rollupExpr, order, n)
 }
 
 func (s *DuckDB) count(ctx context.Context, f Filter, expr, rollupExpr, order string, n int) ([]Count, error) {
-	src, args := source(f, expr, rollupExpr)
-	q := "SELECT v, sum(w) AS c, sum(recs) FROM (" + src + ") WHERE v IS NOT NULL AND v <> '' GROUP BY v ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
+	if rollupExpr != "" {
+		rollupExpr += " AS v"
+	}
+	src, args := source(f, expr+" AS v", rollupExpr)
+	// Group on the column itself and render only the groups as text: a cast
+	// per row costs more than the whole aggregation.
+	q := "SELECT s, c, r FROM (SELECT CAST(v AS VARCHAR) AS s, sum(w) AS c, sum(recs) AS r FROM (" + src + ") GROUP BY v)" +
+		" WHERE s IS NOT NULL AND s <> '' ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count: %w", err)
@@ -389,7 +401,45 @@ func (s *DuckDB) page(ctx context.Context, f Filter, limit int, after bool, afte
 		w += " AND (ts < ? OR (ts = ? AND ref < ?))"
 		args = append(args, afterTS, afterTS, afterRef)
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT "+eventCols+" FROM events WHERE "+w+" ORDER BY ts DESC, ref DESC LIMIT "+strconv.Itoa(limit), args...)
+	// Two steps: find the page's keys reading only the sort and filter
+	// columns, then read the thirty columns of those rows alone (their
+	// time span prunes every other row group).
+	keys, err := s.db.QueryContext(ctx, "SELECT ts, ref FROM events WHERE "+w+" ORDER BY ts DESC, ref DESC LIMIT "+strconv.Itoa(limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	var lo, hi int64
+	var refs []any
+	for keys.Next() {
+		var ts int64
+		var ref string
+		if err := keys.Scan(&ts, &ref); err != nil {
+			keys.Close()
+			return nil, fmt.Errorf("events: %w", err)
+		}
+		if len(refs) == 0 || ts < lo {
+			lo = ts
+		}
+		if len(refs) == 0 || ts > hi {
+			hi = ts
+		}
+		refs = append(refs, ref)
+	}
+	keys.Close()
+	if err := keys.Err(); err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	w2, args2 := where(f, false)
+	w2 += " AND ts >= ? AND ts <= ? AND ref IN (?" + strings.Repeat(", ?", len(refs)-1) + ")"
+	args2 = append(append(args2, lo, hi), refs...)
+	if after {
+		w2 += " AND (ts < ? OR (ts = ? AND ref < ?))"
+		args2 = append(args2, afterTS, afterTS, afterRef)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+eventCols+" FROM events WHERE "+w2+" ORDER BY ts DESC, ref DESC LIMIT "+strconv.Itoa(limit), args2...)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}

@@ -16,5 +16,7 @@ func (c *Config) sections() []section {
 		{"challenge", c.Challenge.Validate},
 		{"accesslog", c.AccessLog.Validate},
 		{"behavior", c.Behavior.Validate},
+		{"analytics", c.Analytics.Validate},
+		{"admin", c.Admin.Validate},
 	}
 }
