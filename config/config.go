@@ -17,6 +17,7 @@ import (
 	"github.com/botwarden/botwarden/accesslog"
 	"github.com/botwarden/botwarden/admin"
 	"github.com/botwarden/botwarden/analytics"
+	"github.com/botwarden/botwarden/cluster"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/behavior"
 	"github.com/botwarden/botwarden/detect/challenge"
@@ -50,6 +51,7 @@ type Config struct {
 	Behavior   behavior.Config   `yaml:"behavior"`
 	Analytics  analytics.Config  `yaml:"analytics"`
 	Admin      admin.Config      `yaml:"admin"`
+	Cluster    cluster.Config    `yaml:"cluster"`
 }
 
 // Reputation configures the verdict store the behavioural analysis writes
@@ -131,6 +133,7 @@ func Default() Config {
 		Behavior:  behavior.DefaultConfig(),
 		Analytics: analytics.DefaultConfig(),
 		Admin:     admin.DefaultConfig(),
+		Cluster:   cluster.DefaultConfig(),
 	}
 	for _, e := range Engines {
 		e.setDefault(&c)

@@ -34,8 +34,8 @@ type Pipeline struct {
 // The stages run inline on the caller's goroutine and the budget is checked
 // between them. Engines never block on the network (DESIGN.md §4: slow work
 // happens in the background or behind its own short timeout), so the checks
-// between stages bound the answer; a per-check goroutine and timer cost more
-// CPU than every engine together, measured under load on this machine.
+// between stages bound the answer; a per-check goroutine and timer would
+// cost more CPU than the engines they would guard.
 // The context handed to engines carries the caller's deadline (Envoy's
 // grpc-timeout) for engines that do consult a shared store.
 func (p *Pipeline) Check(ctx context.Context, r *Request) *Verdict {

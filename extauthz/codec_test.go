@@ -9,13 +9,14 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/botwarden/botwarden/extauthz/checkwire"
+	"github.com/botwarden/botwarden/extauthz/wire"
 )
 
-// TestCodecRoundTrip checks that every kind of answer Codec marshals (with
-// the vtprotobuf code under -tags vtprotobuf, the standard codec without)
-// reads back with protobuf-go as the same message, and that messages
-// without the fast path still work.
+// TestCodecRoundTrip checks that every kind of answer wire.Codec marshals
+// (with the vtprotobuf code under -tags vtprotobuf, protobuf-go without)
+// reads back with protobuf-go as the same message, that the gRPC server's
+// answer (metadata written as wire bytes) is the in-process one, and that
+// messages without the fast path still work.
 func TestCodecRoundTrip(t *testing.T) {
 	s := newTestServer(t, testPipeline(), Options{})
 	paths := []struct{ name, path, ua string }{
@@ -40,6 +41,10 @@ func TestCodecRoundTrip(t *testing.T) {
 			if !proto.Equal(got, resp) {
 				t.Fatalf("round trip changed the answer:\n sent %v\n read %v", resp, got)
 			}
+			fast := roundTrip(t, s.checkWire(context.Background(), checkRequest(tc.path, tc.ua, nil)))
+			if !proto.Equal(fast, resp) {
+				t.Fatalf("gRPC answer differs from Check's:\n Check %v\n  gRPC %v", resp, fast)
+			}
 		})
 	}
 	t.Run("other messages use the standard codec", func(t *testing.T) {
@@ -47,12 +52,12 @@ func TestCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := Codec{}.Marshal(st)
+		data, err := wire.Codec{}.Marshal(st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var back structpb.Struct
-		if err := (Codec{}).Unmarshal(data, &back); err != nil {
+		if err := (wire.Codec{}).Unmarshal(data, &back); err != nil {
 			t.Fatal(err)
 		}
 		if !proto.Equal(st, &back) {
@@ -60,21 +65,23 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("non-proto values are an error", func(t *testing.T) {
-		if _, err := (Codec{}).Marshal(42); err == nil {
+		if _, err := (wire.Codec{}).Marshal(42); err == nil {
 			t.Fatal("marshalled an int")
 		}
 	})
 }
 
-func roundTrip(t *testing.T, resp *authv3.CheckResponse) *authv3.CheckResponse {
+// roundTrip marshals resp (a *authv3.CheckResponse or a *wire.Response)
+// with wire.Codec and reads it back with protobuf-go.
+func roundTrip(t *testing.T, resp any) *authv3.CheckResponse {
 	t.Helper()
-	data, err := Codec{}.Marshal(resp)
+	data, err := wire.Codec{}.Marshal(resp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer data.Free()
-	if n := proto.Size(resp); data.Len() != n {
-		t.Fatalf("marshalled %d bytes, protobuf-go says %d", data.Len(), n)
+	if m, ok := resp.(proto.Message); ok && data.Len() != proto.Size(m) {
+		t.Fatalf("marshalled %d bytes, protobuf-go says %d", data.Len(), proto.Size(m))
 	}
 	got := &authv3.CheckResponse{}
 	if err := proto.Unmarshal(data.Materialize(), got); err != nil {
@@ -96,15 +103,20 @@ func TestCodecPooledBuffer(t *testing.T) {
 	}
 }
 
-// BenchmarkCodecMarshal: a browser's answer marshalled by protobuf-go (the
-// baseline) and by Codec (vtprotobuf under -tags vtprotobuf).
+// BenchmarkCodecMarshal: a browser's answer as Check returns it, marshalled
+// by protobuf-go (the baseline), and as the gRPC server answers it,
+// marshalled by wire.Codec (vtprotobuf under -tags vtprotobuf).
 func BenchmarkCodecMarshal(b *testing.B) {
 	s := newTestServer(b, testPipeline(), Options{})
+	typed, err := s.Check(context.Background(), browserCheckRequest())
+	if err != nil {
+		b.Fatal(err)
+	}
 	resp := s.checkWire(context.Background(), wireRequest(b, browserCheckRequest()))
 	b.Run("proto.Marshal", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := proto.Marshal(resp); err != nil {
+			if _, err := proto.Marshal(typed); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -112,7 +124,7 @@ func BenchmarkCodecMarshal(b *testing.B) {
 	b.Run("Codec", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			data, err := Codec{}.Marshal(resp)
+			data, err := wire.Codec{}.Marshal(resp)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -122,15 +134,15 @@ func BenchmarkCodecMarshal(b *testing.B) {
 }
 
 // wireRequest is req as the gRPC server decodes it.
-func wireRequest(t testing.TB, req *authv3.CheckRequest) *checkwire.Request {
+func wireRequest(t testing.TB, req *authv3.CheckRequest) *authv3.CheckRequest {
 	t.Helper()
 	b, err := proto.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var w checkwire.Request
+	var w wire.Request
 	if err := w.Unmarshal(b); err != nil {
 		t.Fatal(err)
 	}
-	return &w
+	return &w.CheckRequest
 }

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/botwarden/botwarden/detect"
-	"github.com/botwarden/botwarden/extauthz/checkwire"
+	"github.com/botwarden/botwarden/extauthz/wire"
 )
 
 // fuzzCheckRequest builds a CheckRequest from fuzzed parts. headers is a
@@ -119,6 +119,20 @@ func FuzzCheckRequest(f *testing.F) {
 		if resp.GetDynamicMetadata().GetFields()[detect.FieldBotScore] == nil {
 			t.Fatal("metadata without BotScore")
 		}
+		// The gRPC server's answer (metadata as wire bytes, vtprotobuf)
+		// must be Check's.
+		data, err := wire.Codec{}.Marshal(s.checkWire(context.Background(), req))
+		if err != nil {
+			t.Fatalf("gRPC answer does not marshal: %v", err)
+		}
+		var fast authv3.CheckResponse
+		if err := proto.Unmarshal(data.Materialize(), &fast); err != nil {
+			t.Fatalf("gRPC answer does not decode: %v", err)
+		}
+		data.Free()
+		if !proto.Equal(&fast, resp) {
+			t.Fatalf("gRPC answer differs from Check's:\n Check %v\n  gRPC %v", resp, &fast)
+		}
 	})
 }
 
@@ -160,7 +174,7 @@ func FuzzClientIP(f *testing.F) {
 }
 
 // sameFromWire checks that the gRPC server's path (wire bytes decoded by
-// checkwire) converts req to the same request as the in-process one.
+// package wire) converts req to the same request as the in-process one.
 // Requests protobuf-go cannot marshal (invalid UTF-8) never reach the wire
 // from Envoy, which substitutes such bytes.
 func sameFromWire(t *testing.T, req *authv3.CheckRequest, want *detect.Request, cfg Config) {
@@ -169,11 +183,11 @@ func sameFromWire(t *testing.T, req *authv3.CheckRequest, want *detect.Request, 
 	if err != nil {
 		return
 	}
-	var w checkwire.Request
+	var w wire.Request
 	if err := w.Unmarshal(b); err != nil {
-		t.Fatalf("checkwire rejected what protobuf-go marshalled: %v", err)
+		t.Fatalf("wire rejected what protobuf-go marshalled: %v", err)
 	}
-	got, _ := fromWire(&w, cfg.ClientIP, cfg.limits())
+	got, _ := fromCheckRequest(&w.CheckRequest, cfg.ClientIP, cfg.limits())
 	if len(got.Headers) != len(want.Headers) {
 		t.Fatalf("wire path kept %d headers, in-process %d", len(got.Headers), len(want.Headers))
 	}

@@ -9,10 +9,11 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz/wire"
 )
 
-// referenceMetadata is the Struct structpb builds for what metadataBytes
-// encodes by hand.
+// referenceMetadata is the Struct structpb builds from a map of what
+// writeMetadata writes, independently of both of its writers.
 func referenceMetadata(t testing.TB, r *detect.Request, v *detect.Verdict) *structpb.Struct {
 	t.Helper()
 	src := v.Source
@@ -65,6 +66,32 @@ func decodeMetadata(t testing.TB, b []byte) *structpb.Struct {
 	return resp.GetDynamicMetadata()
 }
 
+// wireMetadata is the dynamic_metadata field the gRPC server sends.
+func wireMetadata(r *detect.Request, v *detect.Verdict) []byte {
+	w := wire.NewStructWriter()
+	writeMetadata(w, r, v)
+	return w.Field()
+}
+
+// typedMetadata is the Struct Check returns.
+func typedMetadata(r *detect.Request, v *detect.Verdict) *structpb.Struct {
+	m := newStructMetadata()
+	writeMetadata(m, r, v)
+	return m.s
+}
+
+// sameMetadata checks both writers against the reference.
+func sameMetadata(t *testing.T, r *detect.Request, v *detect.Verdict) {
+	t.Helper()
+	want := referenceMetadata(t, r, v)
+	if got := decodeMetadata(t, wireMetadata(r, v)); !proto.Equal(got, want) {
+		t.Fatalf("wire metadata\n got %v\nwant %v", got, want)
+	}
+	if got := typedMetadata(r, v); !proto.Equal(got, want) {
+		t.Fatalf("typed metadata\n got %v\nwant %v", got, want)
+	}
+}
+
 func TestMetadataBytes(t *testing.T) {
 	cases := []struct {
 		name string
@@ -87,17 +114,13 @@ func TestMetadataBytes(t *testing.T) {
 			&detect.Verdict{Tags: []string{"ok", "\xff"}, RuleID: "r\xff", VerifiedCategory: "\xe2\x82", Mode: "\x80"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := decodeMetadata(t, metadataBytes(tc.r, tc.v))
-			if want := referenceMetadata(t, tc.r, tc.v); !proto.Equal(got, want) {
-				t.Fatalf("metadata\n got %v\nwant %v", got, want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { sameMetadata(t, tc.r, tc.v) })
 	}
 }
 
 // FuzzMetadataBytes: whatever strings a verdict carries, Envoy gets a
-// Struct that decodes, with the values structpb would have written.
+// Struct that decodes, with the values structpb would have written, and
+// in-process callers get the same Struct.
 func FuzzMetadataBytes(f *testing.F) {
 	f.Add(97, "machine_learning", "default", "t13d", "tag-a", "tag\xff", 10111, true, "sess")
 	f.Add(0, "", "", "", "", "", 0, false, "")
@@ -108,9 +131,6 @@ func FuzzMetadataBytes(f *testing.F) {
 		}
 		v := &detect.Verdict{Score: score, Source: detect.Source(src), RuleID: rule, Tags: []string{tag1, tag2},
 			DetectionIDs: []int{id}, Verified: verified, VerifiedCategory: rule}
-		got := decodeMetadata(t, metadataBytes(r, v))
-		if want := referenceMetadata(t, r, v); !proto.Equal(got, want) {
-			t.Fatalf("metadata\n got %v\nwant %v", got, want)
-		}
+		sameMetadata(t, r, v)
 	})
 }

@@ -51,6 +51,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Checks whose decision panicked and were answered with the safe verdict.",
 		}),
 	}
+	// At 0 from the start (for increase() in alerts), per transport a
+	// gateway would use.
+	for _, tr := range []string{TransportGRPC, TransportHTTPEnvoy, TransportNginx, TransportTraefik} {
+		m.deadline.WithLabelValues(tr)
+	}
 	if reg == nil {
 		return m, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/botwarden/botwarden/detect"
-	"github.com/botwarden/botwarden/extauthz/checkwire"
+	"github.com/botwarden/botwarden/extauthz/wire"
 )
 
 // Options configure a Server.
@@ -65,57 +64,43 @@ func New(p *detect.Pipeline, opts Options) (*Server, error) {
 func (s *Server) SetPipeline(p *detect.Pipeline) { s.pipeline.Store(p) }
 
 // Register mounts the Authorization service on a gRPC server, which must
-// have been built with ServerOption: its Check method decodes requests with
-// checkwire, which only Codec knows.
-func (s *Server) Register(g grpc.ServiceRegistrar) { g.RegisterService(&serviceDesc, s) }
-
-// serviceDesc is go-control-plane's Authorization service description with
-// a Check handler that decodes the request from the wire with checkwire
-// (about 3.8 times cheaper than protobuf-go's reflection) instead of into
-// an authv3.CheckRequest. Same service, method and wire format.
-var serviceDesc = grpc.ServiceDesc{
-	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
-	HandlerType: (*authv3.AuthorizationServer)(nil),
-	Methods:     []grpc.MethodDesc{{MethodName: "Check", Handler: checkHandler}},
-	Metadata:    authv3.Authorization_ServiceDesc.Metadata,
+// have been built with ServerOption: Check requests arrive decoded by
+// package wire, which only its codec knows, and are answered by checkWire.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	g.RegisterService(wire.ServiceDesc(s.checkWire), s)
 }
 
-// wireRequests recycles decoded requests: their header slices are the
-// only per-request buffers that survive to the next call. One grown by a
-// request with thousands of headers is left to the GC rather than kept.
-var wireRequests = sync.Pool{New: func() any { return new(checkwire.Request) }}
+// ServerOption makes a gRPC server use the codec Register needs.
+func ServerOption() grpc.ServerOption { return wire.ServerOption() }
 
-const maxPooledHeaders = 256
-
-func recycle(w *checkwire.Request) {
-	if cap(w.Headers) <= maxPooledHeaders && cap(w.HeaderMap) <= maxPooledHeaders {
-		wireRequests.Put(w)
-	}
-}
-
-func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	presizeStack(0)
-	s := srv.(*Server)
-	w := wireRequests.Get().(*checkwire.Request)
-	defer recycle(w)
-	if err := dec(w); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return s.checkWire(ctx, w), nil
-	}
-	info := &grpc.UnaryServerInfo{Server: s, FullMethod: authv3.Authorization_Check_FullMethodName}
-	return interceptor(ctx, w, info, func(ctx context.Context, req any) (any, error) {
-		return s.checkWire(ctx, req.(*checkwire.Request)), nil
-	})
-}
+// VTProtobuf reports whether this binary was built with go-control-plane's
+// vtprotobuf marshalling code (-tags vtprotobuf), for the startup log.
+func VTProtobuf() bool { return wire.VTProtobuf() }
 
 // Check implements envoy.service.auth.v3.Authorization for in-process
-// callers; the gRPC server decodes from the wire instead (checkWire). It
-// never returns an error: a denial is a CheckResponse with a non-OK
-// status, and a gRPC error would make Envoy apply failure_mode_allow /
-// status_on_error instead.
+// callers; the gRPC server answers with checkWire. It never returns an
+// error: a denial is a CheckResponse with a non-OK status, and a gRPC
+// error would make Envoy apply failure_mode_allow / status_on_error
+// instead.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	resp, r, v := s.check(ctx, req)
+	md := newStructMetadata()
+	writeMetadata(md, r, v)
+	resp.DynamicMetadata = md.s
+	return resp, nil
+}
+
+// checkWire is Check as the gRPC server runs it: the same answer, with the
+// dynamic metadata written as wire bytes instead of a Struct.
+func (s *Server) checkWire(ctx context.Context, req *authv3.CheckRequest) *wire.Response {
+	resp, r, v := s.check(ctx, req)
+	md := wire.NewStructWriter()
+	writeMetadata(md, r, v)
+	return &wire.Response{Msg: resp, Metadata: md.Field()}
+}
+
+// check maps, decides, answers and accounts for one request.
+func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, *detect.Request, *detect.Verdict) {
 	start := time.Now()
 	r, iss := fromCheckRequest(req, s.cfg.ClientIP, s.lim)
 	var v *detect.Verdict
@@ -124,25 +109,10 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	} else {
 		r, v = s.decide(ctx, r)
 	}
-	resp := s.answer(r, v, iss, start)
-	typedMetadata(resp)
-	return resp, nil
-}
-
-// checkWire is Check for a request decoded by checkwire.
-func (s *Server) checkWire(ctx context.Context, w *checkwire.Request) *authv3.CheckResponse {
-	start := time.Now()
-	r, iss := fromWire(w, s.cfg.ClientIP, s.lim)
-	r, v := s.decide(ctx, r)
-	return s.answer(r, v, iss, start)
-}
-
-// answer builds the response to a decided request and accounts for it.
-func (s *Server) answer(r *detect.Request, v *detect.Verdict, iss issue, start time.Time) *authv3.CheckResponse {
 	resp := s.checkResponse(r, v)
 	s.m.observe(TransportGRPC, v, iss, time.Since(start))
 	s.logDecision(TransportGRPC, r, v, iss)
-	return resp
+	return resp, r, v
 }
 
 // decide runs the pipeline. It hands the pipeline a copy of r: when the
@@ -227,23 +197,4 @@ func addrString(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
-}
-
-// stackPresize is how much stack presizeStack makes room for.
-const stackPresize = 10 << 10
-
-// presizeStack grows the calling goroutine's stack once, while it is
-// shallow. grpc-go runs every RPC on a new goroutine, whose stack starts
-// at 2 KiB; a decision needs about 8 KiB, and letting it grow on demand
-// means copies made deep inside the decoder and the engines, each walking
-// and adjusting every live frame: under the load harness the stack copies
-// attributed to the handler fell from about 3.4 µs to 1.2 µs per Check
-// with one copy here, with few frames on the stack. The
-// frame is a local array the compiler keeps on the stack: it does not
-// escape, and presizeStack is not inlined so the frame is its own.
-//
-//go:noinline
-func presizeStack(i int) byte {
-	var pad [stackPresize]byte
-	return pad[i%len(pad)]
 }

@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,9 +60,9 @@ func verdictHeaders(v *detect.Verdict, dst []header) []header {
 	return dst
 }
 
-// spoofed lists the reserved headers the client sent that are not
-// overwritten by set: Envoy applies headers_to_remove after the headers it
-// sets, so removing a name we also set would drop our own value.
+// spoofed lists, in name order, the reserved headers the client sent that
+// are not overwritten by set: Envoy applies headers_to_remove after the
+// headers it sets, so removing a name we also set would drop our own value.
 func spoofed(h detect.Headers, set []header) []string {
 	var out []string
 next:
@@ -76,6 +77,7 @@ next:
 		}
 		out = append(out, k)
 	}
+	slices.Sort(out)
 	return out
 }
 

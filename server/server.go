@@ -47,7 +47,10 @@ type Server struct {
 	adminLis         net.Listener
 	analytics        *analytics.Service
 	ready            atomic.Bool
-	unary            atomic.Int64 // unary RPCs (Checks) in flight
+	// clusterReady, set with a cluster: section, says whether the shared
+	// backends let this replica serve (and what is degraded).
+	clusterReady func() (bool, string)
+	unary        atomic.Int64 // unary RPCs (Checks) in flight
 
 	// background tasks run for the life of Serve; closers run after drain;
 	// reloaders re-read files (policy, range snapshots) on Reload.
@@ -113,6 +116,11 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		s.close()
 		return nil, err
 	}
+	// A series per engine at 0, so that an alert on increase() sees an
+	// engine's first error.
+	for _, e := range s.pipeline.Engines {
+		engineErrors.WithLabelValues(e.Name())
+	}
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -121,6 +129,17 @@ func New(cfg config.Config, log zerolog.Logger) (*Server, error) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
+		}
+		if s.clusterReady != nil {
+			ok, detail := s.clusterReady()
+			if !ok {
+				http.Error(w, "not ready: "+detail, http.StatusServiceUnavailable)
+				return
+			}
+			if detail != "" {
+				w.Write([]byte("ready (" + detail + ")\n"))
+				return
+			}
 		}
 		w.Write([]byte("ready\n"))
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/botwarden/botwarden/accesslog"
 	"github.com/botwarden/botwarden/analytics"
+	"github.com/botwarden/botwarden/cluster"
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/behavior"
@@ -28,12 +29,20 @@ func (s *Server) wire() error {
 	// The reputation store outlives every request; its cleanup goroutine
 	// stops with the server.
 	storeCtx, stopStore := context.WithCancel(context.Background())
-	store, err := reputation.NewLocal(storeCtx, cfg.Reputation.Store, log.With().Str("component", "reputation").Logger(), s.reg, nil)
+	local, err := reputation.NewLocal(storeCtx, cfg.Reputation.Store, log.With().Str("component", "reputation").Logger(), s.reg, nil)
 	if err != nil {
 		stopStore()
 		return fmt.Errorf("reputation store: %w", err)
 	}
-	s.closers = append(s.closers, func() error { stopStore(); return store.Close() })
+	s.closers = append(s.closers, func() error { stopStore(); return local.Close() })
+	cl, err := s.openCluster()
+	if err != nil {
+		return err
+	}
+	store, err := sharedStore(cl, local)
+	if err != nil {
+		return fmt.Errorf("reputation store: %w", err)
+	}
 
 	sessions, err := session.New(cfg.Session, log.With().Str("component", "session").Logger(), s.reg)
 	if err != nil {
@@ -49,7 +58,11 @@ func (s *Server) wire() error {
 	}
 	s.pipeline.Finishers = append(s.pipeline.Finishers, sessions)
 
-	decider, err := policy.New(cfg.Policy, log.With().Str("component", "policy").Logger(), s.reg)
+	limiter, err := s.limiterOption(cl)
+	if err != nil {
+		return err
+	}
+	decider, err := policy.New(cfg.Policy, log.With().Str("component", "policy").Logger(), s.reg, limiter...)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
@@ -66,6 +79,7 @@ func (s *Server) wire() error {
 		ClientIP:   cfg.ExtAuthz.HTTP.ClientIP.FromHTTP,
 		Logger:     log.With().Str("component", "challenge").Logger(),
 		Registerer: s.reg,
+		Replay:     replayStore(cl),
 	})
 	if err != nil {
 		return fmt.Errorf("challenge: %w", err)
@@ -88,7 +102,7 @@ func (s *Server) wire() error {
 	if err != nil {
 		return fmt.Errorf("analytics: %w", err)
 	}
-	return s.wireAnalysis(sessions, analytics.Recording{Store: store, In: svc.In}, svc.In)
+	return s.wireAnalysis(sessions, analytics.Recording{Store: store, In: svc.In}, cl, svc.In)
 }
 
 // engine builds one hot-path engine from its line of the engine table and
@@ -126,7 +140,7 @@ func (s *Server) owned(name string, e fileEngine) {
 
 // wireAnalysis mounts the ALS receiver and starts the behavioural analysis
 // that turns access-log events into reputation verdicts.
-func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store, recorder accesslog.Sink) error {
+func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store, cl *cluster.Cluster, recorder accesslog.Sink) error {
 	log := s.log.With().Str("component", "behavior").Logger()
 	analysis, err := behavior.New(s.cfg.Behavior, log, s.reg, store)
 	if err != nil {
@@ -144,8 +158,16 @@ func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store,
 		}
 		return c.SessionID.String(), nil
 	})
+	// With NATS, every replica's events go to the stream and the analysis
+	// takes those of the partitions this replica owns.
+	var sink accesslog.Sink = analysis
+	if cl != nil {
+		if sink, err = cl.Analysis(analysis, s.cfg.Behavior.Keys); err != nil {
+			return fmt.Errorf("cluster analysis: %w", err)
+		}
+	}
 	rcv, err := accesslog.New(s.cfg.AccessLog, s.log.With().Str("component", "accesslog").Logger(), s.reg,
-		[]accesslog.Sink{analysis, recorder}, accesslog.WithSessionResolver(resolver))
+		[]accesslog.Sink{sink, recorder}, accesslog.WithSessionResolver(resolver))
 	if err != nil {
 		return fmt.Errorf("accesslog: %w", err)
 	}

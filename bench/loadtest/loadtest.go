@@ -58,11 +58,11 @@ type Config struct {
 	Options extauthz.Options
 }
 
-// DefaultConfig runs in about 15 s: 16 in flight over 2 connections, 2
-// rounds of 0.4 s per target (7.2 s each in all) after 0.5 s of warm-up
-// each. Short, many alternating rounds expose every target to the same
-// drift of a shared machine: with 2 rounds of 3.5 s, repeated runs gave
-// ratios from 0.74 to 0.89; with 18 of 0.4 s, 0.81 to 0.82.
+// DefaultConfig: 16 in flight over 2 connections, 18 rounds of 0.4 s per
+// target after 0.5 s of warm-up each. Short, many alternating rounds expose
+// every target to the same drift of a shared machine, so the ratios of
+// repeated runs agree far better than with a few long rounds
+// (BENCHMARKS.md).
 func DefaultConfig() Config {
 	return Config{Concurrency: 16, Conns: 2, FirstVisitEvery: 10, Phase: 400 * time.Millisecond, Rounds: 18, Warmup: 500 * time.Millisecond,
 		Options: extauthz.Options{Config: extauthz.DefaultConfig(), Logger: zerolog.Nop()}}

@@ -127,6 +127,12 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer, pub Publishe
 	e.m.accepted = e.m.events.WithLabelValues("accepted")
 	e.m.dropped = e.m.events.WithLabelValues("dropped")
 	e.m.unkeyed = e.m.events.WithLabelValues("unkeyed")
+	// Every series from the start: increase() and rate() miss the first
+	// verdict of a series that appears at 1 (alerts and dashboards).
+	for _, k := range kindNames {
+		e.m.verdicts.WithLabelValues(k, "true")
+		e.m.verdicts.WithLabelValues(k, "false")
+	}
 	if reg != nil {
 		cs := []prometheus.Collector{e.m.events, e.m.verdicts, e.m.pubErrors, e.m.lag,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_behavior_tracked_keys", Help: "Keys with behavioural state."},
@@ -177,14 +183,38 @@ func (e *Engine) Run(ctx context.Context) error {
 // anomalyTagRisk is the risk of a tag-only anomaly (score 89).
 const anomalyTagRisk = 10
 
+// Kinds selects client identities of an event (OfferKinds).
+type Kinds uint8
+
+// The identities an event is analysed under.
+const (
+	KindSession Kinds = 1 << kindSession
+	KindIP      Kinds = 1 << kindIP
+	KindNet     Kinds = 1 << kindNet
+	KindJA4     Kinds = 1 << kindJA4
+	AllKinds          = KindSession | KindIP | KindNet | KindJA4
+)
+
 // Offer hands an event to the analysis without blocking: it returns false
 // when a worker queue was full and (part of) the event was dropped. The
 // event must not be modified afterwards.
-func (e *Engine) Offer(ev *detect.Event) bool {
+func (e *Engine) Offer(ev *detect.Event) bool { return e.OfferKinds(ev, AllKinds) }
+
+// OfferKinds is Offer for only some of the event's identities: with the
+// analysis partitioned over several replicas, each identity's state lives
+// on the replica owning its partition, which is offered the event for that
+// identity alone. The per-event extras (anomaly baselines) still run once,
+// on the copy that carries the event's primary identity.
+func (e *Engine) OfferKinds(ev *detect.Event, kinds Kinds) bool {
 	o := e.cls.observe(ev, time.Now())
 	if o.primary == numKinds {
 		e.m.unkeyed.Inc()
 		return true
+	}
+	for k := range numKinds {
+		if kinds&(1<<k) == 0 {
+			o.hasKey[k] = false
+		}
 	}
 	if e.cfg.Workers == 0 {
 		e.syncMu.Lock()

@@ -470,3 +470,44 @@ func TestUAFamily(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferKinds: a scraper's events split by identity over two engines
+// (as two replicas owning different partitions would) give each engine the
+// verdicts of its identities only, and the same ones one engine gives.
+func TestOfferKinds(t *testing.T) {
+	g := newGen("192.0.2.98")
+	g.session = "s-98"
+	for i := range 200 {
+		g.get(50*time.Millisecond, fmt.Sprintf("/product/%d", 1000+i))
+	}
+	whole, wholeRec := syncEngine(t, DefaultConfig())
+	bySession, sessRec := syncEngine(t, DefaultConfig())
+	byNet, netRec := syncEngine(t, DefaultConfig())
+	for i := range g.out {
+		whole.Offer(&g.out[i])
+		bySession.OfferKinds(&g.out[i], KindSession)
+		byNet.OfferKinds(&g.out[i], KindIP|KindNet)
+	}
+	tests := []struct {
+		name string
+		rec  *recorder
+		key  string
+		has  bool
+	}{
+		{"session engine has the session", sessRec, "session:s-98", true},
+		{"session engine lacks the ip", sessRec, "ip:192.0.2.98", false},
+		{"net engine has the ip", netRec, "ip:192.0.2.98", true},
+		{"net engine lacks the session", netRec, "session:s-98", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, ok := tt.rec.get(tt.key)
+			if ok != tt.has {
+				t.Fatalf("verdict for %s: %v, want %v", tt.key, ok, tt.has)
+			}
+			if w, _ := wholeRec.get(tt.key); ok && (v.Score != w.Score || !slices.Equal(v.Tags, w.Tags)) {
+				t.Fatalf("split verdict %+v, whole %+v", v, w)
+			}
+		})
+	}
+}

@@ -16,7 +16,8 @@ type uaInfo struct {
 
 // uaCache remembers uaInfo per user-agent string. Real traffic repeats a few
 // thousand UAs, and classifying one (an Aho-Corasick pass plus the candidate
-// regexes and the parse) costs 2–10 µs while a lookup costs tens of ns. The
+// regexes and the parse) costs orders of magnitude more than a lookup
+// (BenchmarkClassifyUA). The
 // LRU bounds memory; a flood of unique UAs (an attacker randomising the
 // header) only costs the miss path it would cost without a cache. A nil
 // cache (size 0) computes every time.

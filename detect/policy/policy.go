@@ -162,6 +162,11 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		Name: "botwarden_policy_reload_total",
 		Help: "Policy file reloads by result: ok, unchanged, error (the previous policy stays).",
 	}, []string{"result"})
+	// Present at 0 from the start, so that an alert on increase() sees the
+	// first failed reload (a series born at 1 has no increase).
+	for _, r := range []string{"ok", "unchanged", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
 	m.limitErrs = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "botwarden_policy_ratelimit_errors_total",
 		Help: "Rate-limit checks that failed (limiter error or key expression error); the request was let through.",

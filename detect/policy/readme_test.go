@@ -4,6 +4,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/botwarden/botwarden/internal/readmetest"
 )
 
 // The README is the policy language's reference: it must list every
@@ -43,4 +48,16 @@ func TestReadmeDocumentsSchemaAndPresets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The shape every package README shares: configuration defaults and
+// metrics as the code has them.
+func TestReadmeConfigAndMetrics(t *testing.T) {
+	readmetest.Check(t, "README.md", readmetest.Facts{
+		Config: DefaultConfig(),
+		Register: func(reg prometheus.Registerer) error {
+			_, err := New(DefaultConfig(), zerolog.Nop(), reg)
+			return err
+		},
+	})
 }
