@@ -12,7 +12,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # without the tag work the same, only slower.
 export GOFLAGS += -tags=vtprotobuf
 
-.PHONY: run build test deps vet fmt-check unit fuzz bench bench-go eval wasm clean
+.PHONY: run build test deps generate vet fmt-check unit fuzz bench bench-go eval wasm clean
 
 ## run: botwarden serve on embedded defaults (gRPC :9001, HTTP :8080, dashboard http://127.0.0.1:9090/, analytics kept in ./botwarden-analytics.duckdb); needs Go and a C/C++ compiler (gcc, g++: the DuckDB analytics store)
 run:
@@ -22,7 +22,11 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/botwarden ./cmd/botwarden
 
 ## test: installs missing test tools (Debian, as root), then vet, gofmt, unit+e2e tests, short fuzz runs
-test: deps vet fmt-check unit fuzz
+test: deps generate vet fmt-check unit fuzz
+
+## generate: files derived from the code (the Helm chart's values schema follows config/'s types; commit the result)
+generate:
+	$(GO) test ./deploy/helm -run '^TestValuesSchemaFollowsConfig$$' -update -count=1
 
 deps:
 	@scripts/deps.sh

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -597,4 +598,45 @@ func TestCookieSessionResolver(t *testing.T) {
 			t.Errorf("cookie %q: %q, want %q", cookie, got, want)
 		}
 	}
+}
+
+// TestScoreHistogram: the BotScore Envoy logs with each request (ext_authz
+// metadata) is observed; entries without one are not.
+func TestScoreHistogram(t *testing.T) {
+	h := serve(t, DefaultConfig(), []Sink{&collector{}})
+	s, err := h.cl.StreamAccessLogs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []*accesslogv3.HTTPAccessLogEntry
+	for _, score := range []float64{1, 12, 80, 0} {
+		e := entry("198.51.100.7", "/", 200)
+		if score > 0 {
+			md, err := structpb.NewStruct(map[string]any{"BotScore": score})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.CommonProperties.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataNamespace: md}}
+		}
+		es = append(es, e)
+	}
+	if err := s.Send(batch(identifier("n", "l"), es...)); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, s)
+	h.waitMetric(t, "botwarden_als_entries_total", "accepted", 4)
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "botwarden_als_bot_score" {
+			hg := mf.GetMetric()[0].GetHistogram()
+			if hg.GetSampleCount() != 3 || hg.GetSampleSum() != 93 {
+				t.Fatalf("count %d sum %v, want 3 and 93", hg.GetSampleCount(), hg.GetSampleSum())
+			}
+			return
+		}
+	}
+	t.Fatal("botwarden_als_bot_score not registered")
 }

@@ -41,28 +41,45 @@ func (d *drainServer) StreamAccessLogs(s accesslogsvc.AccessLogService_StreamAcc
 
 const benchBatch = 100
 
-// sendBatches streams n pre-encoded batches on one stream, like one Envoy
-// worker, and waits until done() reports them all handled.
-func sendBatches(b *testing.B, conn *grpc.ClientConn, n int, done func() int64) {
+// sendBatches streams n pre-encoded batches over streams concurrent streams
+// (Envoy opens one per worker thread), and waits until done() reports them
+// all handled.
+func sendBatches(b *testing.B, conn *grpc.ClientConn, n, streams int, done func() int64) {
 	first, rest := encodedBatch(benchBatch, true), encodedBatch(benchBatch, false)
-	s, err := conn.NewStream(context.Background(), &accesslogsvc.AccessLogService_ServiceDesc.Streams[0],
-		"/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs", grpc.ForceCodec(rawCodec{}))
-	if err != nil {
-		b.Fatal(err)
+	ss := make([]grpc.ClientStream, streams)
+	for i := range ss {
+		s, err := conn.NewStream(context.Background(), &accesslogsvc.AccessLogService_ServiceDesc.Streams[0],
+			"/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs", grpc.ForceCodec(rawCodec{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss[i] = s
 	}
 	base := done()
 	cpu0 := cpuTime()
 	b.ResetTimer()
-	for i := range n {
-		m := rest
-		if i == 0 {
-			m = first
-		}
-		if err := s.SendMsg(&m); err != nil {
-			b.Fatal(err)
-		}
+	var wg sync.WaitGroup
+	errs := make(chan error, streams)
+	for k, s := range ss {
+		wg.Go(func() {
+			for i := k; i < n; i += streams {
+				m := rest
+				if i < streams {
+					m = first
+				}
+				if err := s.SendMsg(&m); err != nil {
+					errs <- err
+					return
+				}
+			}
+			_ = s.CloseSend()
+		})
 	}
-	_ = s.CloseSend()
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
 	want := base + int64(n*benchBatch)
 	for done() < want {
 		time.Sleep(100 * time.Microsecond)
@@ -92,36 +109,39 @@ func loopback(b *testing.B, register func(*grpc.Server)) *grpc.ClientConn {
 
 // BenchmarkIngest compares, in one run, a drain-only receiver (Drain), the
 // receiver converting entries into events (Convert), and the receiver
-// feeding the running behavioural analysis (Analysis). One op is one batch
-// of 100 entries; entries/s is the figure to compare.
+// feeding the running behavioural analysis (Analysis), on one stream and on
+// eight (Envoy opens one per worker). One op is one batch of 100 entries;
+// entries/s is the figure to compare.
 func BenchmarkIngest(b *testing.B) {
-	b.Run("Drain", func(b *testing.B) {
-		d := &drainServer{}
-		conn := loopback(b, func(s *grpc.Server) { accesslogsvc.RegisterAccessLogServiceServer(s, d) })
-		sendBatches(b, conn, b.N, d.entries.Load)
-	})
-	b.Run("Convert", func(b *testing.B) {
-		h := serveBench(b, &collector{})
-		sendBatches(b, h.conn, b.N, func() int64 { return int64(h.metric("botwarden_als_entries_total", "accepted")) })
-	})
-	b.Run("Analysis", func(b *testing.B) {
-		cfg := behavior.DefaultConfig()
-		eng, err := behavior.New(cfg, zerolog.Nop(), nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() { _ = eng.Run(ctx) }()
-		b.Cleanup(cancel)
-		h := serveBench(b, eng)
-		sendBatches(b, h.conn, b.N, func() int64 {
-			if eng.Pending() > 0 { // the analysis must catch up: its work is part of the cost
-				return 0
-			}
-			return int64(h.metric("botwarden_als_entries_total", "accepted") + h.metric("botwarden_als_entries_total", "dropped"))
+	for _, streams := range []int{1, 8} {
+		b.Run(fmt.Sprintf("streams=%d/Drain", streams), func(b *testing.B) {
+			d := &drainServer{}
+			conn := loopback(b, func(s *grpc.Server) { accesslogsvc.RegisterAccessLogServiceServer(s, d) })
+			sendBatches(b, conn, b.N, streams, d.entries.Load)
 		})
-		b.ReportMetric(h.metric("botwarden_als_entries_total", "dropped")/float64(b.N*benchBatch), "dropped/entry")
-	})
+		b.Run(fmt.Sprintf("streams=%d/Convert", streams), func(b *testing.B) {
+			h := serveBench(b, &collector{})
+			sendBatches(b, h.conn, b.N, streams, func() int64 { return int64(h.metric("botwarden_als_entries_total", "accepted")) })
+		})
+		b.Run(fmt.Sprintf("streams=%d/Analysis", streams), func(b *testing.B) {
+			cfg := behavior.DefaultConfig()
+			eng, err := behavior.New(cfg, zerolog.Nop(), nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { _ = eng.Run(ctx) }()
+			b.Cleanup(cancel)
+			h := serveBench(b, eng)
+			sendBatches(b, h.conn, b.N, streams, func() int64 {
+				if eng.Pending() > 0 { // the analysis must catch up: its work is part of the cost
+					return 0
+				}
+				return int64(h.metric("botwarden_als_entries_total", "accepted") + h.metric("botwarden_als_entries_total", "dropped"))
+			})
+			b.ReportMetric(h.metric("botwarden_als_entries_total", "dropped")/float64(b.N*benchBatch), "dropped/entry")
+		})
+	}
 }
 
 func serveBench(b *testing.B, sink Sink) *harness {

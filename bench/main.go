@@ -6,7 +6,7 @@
 // and prints throughput, p50, p99 and the ratios botwarden / do-nothing.
 //
 //	go run ./bench                       # defaults: about 25 s
-//	go run ./bench -concurrency 32 -phase 5s -rounds 3
+//	go run ./bench -concurrency 16 -phase 5s -rounds 3
 package main
 
 import (

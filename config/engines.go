@@ -61,7 +61,7 @@ var Engines = []EngineSpec{
 		Build:   func(c ml.Config, d Deps) (detect.Engine, error) { return ml.New(c, d.Log, d.Registerer) },
 		Reads: []Read{
 			{"network", "ip.datacenter, ip.private_relay and the cloud-*/vpn-ip tags, features of its own"},
-			{"session", "Request.Session (the client its pace counts) and the session-foreign tag"},
+			{"session", "the session (the client its pace counts) and the session-foreign tag"},
 			{"verified", "a verified bot's score 1, which the model must not replace"},
 		},
 	}.Spec(),

@@ -12,14 +12,18 @@ const DefaultBudget = 20 * time.Millisecond
 
 // Pipeline runs engines in order, then the decider, then the finishers.
 type Pipeline struct {
-	Engines   []Engine
-	Decider   Decider    // nil: allow everything (monitor-only deployments)
-	Finishers []Finisher // run on real and fallback verdicts alike
+	Engines []Engine
+	Decider Decider // nil: allow everything (monitor-only deployments)
+	// Finishers run on judged verdicts, not on safe ones: a safe verdict
+	// knows nothing about the client (no session), so a finisher acting on
+	// it would undo what the client proved.
+	Finishers []Finisher
 	// Budget bounds one check; once it is spent Check returns Fallback.
 	// Zero means DefaultBudget; negative disables the budget (tools, replay).
 	Budget time.Duration
-	// Fallback is the action of the safe verdict returned when the budget
-	// runs out (default allow: fail open, like failure_mode_allow).
+	// Fallback is the action of every safe verdict: a spent budget, a
+	// broken policy, a request that could not be judged (default allow:
+	// fail open, like Envoy's failure_mode_allow; block fails closed).
 	Fallback Action
 	// OnError, if set, is told about every engine error (for logs/metrics).
 	OnError func(engine string, err error)
@@ -27,18 +31,33 @@ type Pipeline struct {
 	Now func() time.Time
 }
 
-// Check evaluates r and returns its verdict. It never fails: engine errors
-// and panics are counted in the verdict, and a spent budget yields the
-// fallback verdict with Deadline set.
+// Check evaluates r and returns its verdict. It never fails and never
+// panics: engine errors and panics are counted in the verdict, a spent
+// budget yields the fallback verdict with Deadline set, and anything else
+// that breaks (a broken policy, a nil engine, a nil request) yields the
+// safe verdict. Every safe verdict comes from here, so Fallback decides
+// them all. Engines may only read r: what they find goes on the verdict.
 //
 // The stages run inline on the caller's goroutine and the budget is checked
-// between them. Engines never block on the network (DESIGN.md §4: slow work
-// happens in the background or behind its own short timeout), so the checks
-// between stages bound the answer; a per-check goroutine and timer would
-// cost more CPU than the engines they would guard.
-// The context handed to engines carries the caller's deadline (Envoy's
-// grpc-timeout) for engines that do consult a shared store.
-func (p *Pipeline) Check(ctx context.Context, r *Request) *Verdict {
+// between them. Engines never block on the network (slow work happens in
+// the background or behind its own short timeout), so the checks between
+// stages bound the answer; a goroutine and a timer per check would cost
+// more CPU than the engines themselves. The context handed
+// to engines carries the caller's deadline (Envoy's grpc-timeout) for
+// engines that do consult a shared store.
+func (p *Pipeline) Check(ctx context.Context, r *Request) (verdict *Verdict) {
+	defer func() {
+		if x := recover(); x != nil {
+			// Outside any one stage (a nil engine, a panicking Name):
+			// the request still gets the configured answer.
+			_ = guard("OnError", func() error { p.report("pipeline", fmt.Errorf("pipeline panicked: %v", x)); return nil })
+			verdict = p.SafeVerdict("error", "internal-error")
+			verdict.Errors = 1
+		}
+	}()
+	if r == nil {
+		return p.SafeVerdict("error", "nil-request")
+	}
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
@@ -60,9 +79,7 @@ func (p *Pipeline) Check(ctx context.Context, r *Request) *Verdict {
 		}
 		if err := guard(e.Name(), func() error { return e.Evaluate(ctx, r, v) }); err != nil {
 			v.Errors++
-			if p.OnError != nil {
-				p.OnError(e.Name(), err)
-			}
+			p.report(e.Name(), err)
 		}
 	}
 	v.Finalize()
@@ -73,10 +90,8 @@ func (p *Pipeline) Check(ctx context.Context, r *Request) *Verdict {
 		if err := guard("decider", func() error { p.Decider.Decide(ctx, r, v); return nil }); err != nil {
 			// A broken policy must not take the request with it: answer
 			// with the safe verdict, as for a spent budget.
-			if p.OnError != nil {
-				p.OnError("decider", err)
-			}
-			fb := p.safeVerdict("error", "internal-error")
+			p.report("decider", err)
+			fb := p.SafeVerdict("error", "internal-error")
 			fb.Errors = v.Errors + 1
 			return fb
 		}
@@ -112,23 +127,30 @@ func (p *Pipeline) finish(ctx context.Context, r *Request, v *Verdict) {
 	for i, f := range p.Finishers {
 		if err := guard(fmt.Sprintf("finisher %d", i), func() error { f.Finish(ctx, r, v); return nil }); err != nil {
 			v.Errors++
-			if p.OnError != nil {
-				p.OnError("finisher", err)
-			}
+			p.report("finisher", err)
 		}
+	}
+}
+
+// report tells OnError about a failed stage.
+func (p *Pipeline) report(stage string, err error) {
+	if p.OnError != nil {
+		p.OnError(stage, err)
 	}
 }
 
 // fallback is the safe verdict for a spent budget.
 func (p *Pipeline) fallback(ctx context.Context, r *Request) *Verdict {
-	v := p.safeVerdict("deadline", "deadline")
+	v := p.SafeVerdict("deadline", "deadline")
 	v.Deadline = true
 	return v
 }
 
-// safeVerdict answers with the configured fallback action when the pipeline
-// could not judge the request; rule and tag say why.
-func (p *Pipeline) safeVerdict(rule, tag string) *Verdict {
+// SafeVerdict is the answer when a request cannot be judged: nothing
+// computed, the configured Fallback action, and rule and tag saying why.
+// Check returns it itself; a transport uses it only for what never reaches
+// Check (a request it could not even build).
+func (p *Pipeline) SafeVerdict(rule, tag string) *Verdict {
 	a := p.Fallback
 	if a == "" {
 		a = ActionAllow

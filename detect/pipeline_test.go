@@ -93,6 +93,46 @@ func TestPipelineContainsDeciderAndFinisherPanics(t *testing.T) {
 	}
 }
 
+type namePanics struct{ Engine }
+
+func (namePanics) Name() string { panic("no name") }
+
+// TestPipelineSafeVerdictHonoursFallback: a break outside any one stage
+// (a nil engine, a panicking Name, a nil request) is the pipeline's to
+// answer, with the configured fallback action.
+func TestPipelineSafeVerdictHonoursFallback(t *testing.T) {
+	tests := []struct {
+		name    string
+		engines []Engine
+		r       *Request
+		tag     string
+	}{
+		{"nil engine", []Engine{propose(50, SourceML), nil}, &Request{}, "internal-error"},
+		{"engine name panics", []Engine{namePanics{}}, &Request{}, "internal-error"},
+		{"nil request", []Engine{propose(50, SourceML)}, nil, "nil-request"},
+	}
+	for _, tt := range tests {
+		for _, fallback := range []Action{ActionAllow, ActionBlock} {
+			t.Run(tt.name+"/"+string(fallback), func(t *testing.T) {
+				var reported []string
+				p := &Pipeline{Engines: tt.engines, Fallback: fallback, OnError: func(stage string, err error) { reported = append(reported, stage) }}
+				v := p.Check(context.Background(), tt.r)
+				if v.Action != fallback || v.EnforcedAction != fallback || v.RuleID != "error" || !v.HasTag(tt.tag) || v.Score != 0 || v.Deadline {
+					t.Fatalf("got %+v, want the %s safe verdict tagged %s", v, fallback, tt.tag)
+				}
+				if tt.r != nil && (v.Errors != 1 || len(reported) != 1 || reported[0] != "pipeline") {
+					t.Fatalf("errors %d, reported %v", v.Errors, reported)
+				}
+			})
+		}
+	}
+	// A panicking OnError on top does not escape either.
+	p := &Pipeline{Engines: []Engine{nil}, Fallback: ActionBlock, OnError: func(string, error) { panic("metrics bug") }}
+	if v := p.Check(context.Background(), &Request{}); v.EnforcedAction != ActionBlock {
+		t.Fatalf("got %+v", v)
+	}
+}
+
 func TestVerdictTagsAndCategory(t *testing.T) {
 	v := &Verdict{}
 	v.AddTags("a", "b", "a", "")

@@ -9,6 +9,10 @@ import (
 
 // Request is one HTTP request as seen at the enforcement point, independent of
 // how it arrived (ext_authz gRPC, the HTTP authz endpoint, a replayed log).
+// The transport builds it and nothing changes it afterwards: engines, the
+// decider and the finishers only read it, and what they learn goes on the
+// Verdict. That is what lets a transport hand the same Request to the
+// pipeline and to its response and log code without copying it.
 type Request struct {
 	// ID correlates the request with its access-log entry: x-request-id when
 	// present (Envoy's ext_authz request.http.id is a stream id, not this).
@@ -36,10 +40,6 @@ type Request struct {
 
 	// ContextExtensions are Envoy's per-route check_settings.context_extensions.
 	ContextExtensions map[string]string
-
-	// Session is the state carried by a valid session cookie, nil when the
-	// request carried none (or an invalid one). Filled by the session engine.
-	Session *Session
 }
 
 // Headers is a lower-case header map.

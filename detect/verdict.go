@@ -112,11 +112,13 @@ type Reputation struct {
 	Expiry time.Time
 }
 
-// Verdict accumulates the evidence of every engine and then the decision.
-// Engines use the methods below rather than writing Score directly, so that
-// the combination rule (DESIGN.md, issue "detection engines" §6) holds in one
-// place: a heuristic or spoof makes the score 1 and nothing raises it again;
-// otherwise the ML score stands; reputation and JS detection may lower it.
+// Verdict accumulates the evidence of every engine and then the decision;
+// it is also where per-request state found by one engine for later ones
+// lives (the session, the client's network facts), since the Request is
+// read-only. Engines use the methods below rather than writing Score
+// directly, so that the combination rule holds in one place: a heuristic or
+// spoof makes the score 1 and nothing raises it again; otherwise the ML
+// score stands; reputation and JS detection may lower it.
 type Verdict struct {
 	Score        int
 	Source       Source
@@ -132,6 +134,11 @@ type Verdict struct {
 
 	IP         IPInfo
 	Reputation Reputation
+	// Session is the state carried by the request's valid session cookie,
+	// nil when it carried none (or an invalid one). The session engine
+	// fills it; reputation looks the session up, the policy reads its
+	// flags, and the session finisher renews it.
+	Session *Session
 
 	JSDetectionChecked bool
 	JSDetectionPassed  bool

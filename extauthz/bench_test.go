@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/extauthz/wire"
 )
 
 // browserCheckRequest is what Envoy sends for a Chrome navigation.
@@ -104,5 +105,33 @@ func BenchmarkConvert(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		fromCheckRequest(req, cfg.ClientIP, lim)
+	}
+}
+
+// BenchmarkAnswer is what the gRPC server spends answering once the
+// verdict is known, per kind of answer: the mapping of the request and of
+// the verdict, the metadata and the marshalling, with the test engine and
+// decider (no real pipeline).
+func BenchmarkAnswer(b *testing.B) {
+	s := newTestServer(b, &detect.Pipeline{Engines: []detect.Engine{testEngine}, Decider: testDecider{}, Budget: -1}, Options{})
+	cases := []struct{ name, path, ua string }{
+		{"allow", "/products/42", chromeUA},
+		{"allow-cookies", "/cookie/a", chromeUA},
+		{"block", "/products/42", curlUA},
+		{"rate-limit", "/limited/x", chromeUA},
+	}
+	ctx := context.Background()
+	for _, tc := range cases {
+		req := wireRequest(b, checkRequest(tc.path, tc.ua, nil))
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				data, err := wire.Codec{}.Marshal(s.checkWire(ctx, req))
+				if err != nil {
+					b.Fatal(err)
+				}
+				data.Free()
+			}
+		})
 	}
 }

@@ -88,7 +88,7 @@ func (s *Server) serveCheck(w http.ResponseWriter, hr *http.Request, f flavour, 
 	if f.transport == TransportHTTPEnvoy {
 		r.Path, iss = capValue(envoyPath, s.lim, iss)
 	}
-	r, v := s.decide(hr.Context(), r)
+	v := s.pipeline.Check(hr.Context(), r)
 	switch {
 	case !denies(v):
 		s.writeAllow(w, r, v, f)

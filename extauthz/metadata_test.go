@@ -44,8 +44,8 @@ func referenceMetadata(t testing.TB, r *detect.Request, v *detect.Verdict) *stru
 		detect.FieldBotTags:             tags,
 		detect.FieldBotDetectionIDs:     ids,
 	}
-	if r.Session != nil {
-		m[detect.FieldSessionID] = utf8Safe(r.Session.ID)
+	if v.Session != nil {
+		m[detect.FieldSessionID] = utf8Safe(v.Session.ID)
 	}
 	st, err := structpb.NewStruct(m)
 	if err != nil {
@@ -102,16 +102,15 @@ func TestMetadataBytes(t *testing.T) {
 		{"human with session", &detect.Request{
 			ClientIP: netip.MustParseAddr("2001:db8::7"),
 			Headers:  detect.Headers{detect.HeaderJA4: "t13d1516h2_8daaf6152771_02713d6af862"},
-			Session:  &detect.Session{ID: "s-123"},
-		}, &detect.Verdict{Score: 97, Source: detect.SourceML, Action: detect.ActionAllow, EnforcedAction: detect.ActionAllow,
+		}, &detect.Verdict{Session: &detect.Session{ID: "s-123"}, Score: 97, Source: detect.SourceML, Action: detect.ActionAllow, EnforcedAction: detect.ActionAllow,
 			RuleID: "default", Mode: detect.ModeMitigate, JSDetectionPassed: true}},
 		{"blocked bot", &detect.Request{ClientIP: netip.MustParseAddr("203.0.113.9")}, &detect.Verdict{
 			Score: 1, Source: detect.SourceHeuristics, DetectionIDs: []int{10111, 10002, 0, -1, 1 << 40},
 			Tags: []string{"http-library", "", "long-" + string(make([]byte, 300))}, Action: detect.ActionBlock,
 			EnforcedAction: detect.ActionBlock, RuleID: "bot_fight.definitely_automated", Mode: detect.ModeMitigate}},
 		{"verified", &detect.Request{}, &detect.Verdict{Score: 50, Verified: true, VerifiedCategory: "search_engine"}},
-		{"invalid utf-8 everywhere", &detect.Request{Headers: detect.Headers{detect.HeaderJA4: "\xff\xfe"}, Session: &detect.Session{ID: "\xc3\x28"}},
-			&detect.Verdict{Tags: []string{"ok", "\xff"}, RuleID: "r\xff", VerifiedCategory: "\xe2\x82", Mode: "\x80"}},
+		{"invalid utf-8 everywhere", &detect.Request{Headers: detect.Headers{detect.HeaderJA4: "\xff\xfe"}},
+			&detect.Verdict{Session: &detect.Session{ID: "\xc3\x28"}, Tags: []string{"ok", "\xff"}, RuleID: "r\xff", VerifiedCategory: "\xe2\x82", Mode: "\x80"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { sameMetadata(t, tc.r, tc.v) })
@@ -126,11 +125,11 @@ func FuzzMetadataBytes(f *testing.F) {
 	f.Add(0, "", "", "", "", "", 0, false, "")
 	f.Fuzz(func(t *testing.T, score int, src, rule, ja4, tag1, tag2 string, id int, verified bool, session string) {
 		r := &detect.Request{Headers: detect.Headers{detect.HeaderJA4: ja4}}
-		if session != "" {
-			r.Session = &detect.Session{ID: session}
-		}
 		v := &detect.Verdict{Score: score, Source: detect.Source(src), RuleID: rule, Tags: []string{tag1, tag2},
 			DetectionIDs: []int{id}, Verified: verified, VerifiedCategory: rule}
+		if session != "" {
+			v.Session = &detect.Session{ID: session}
+		}
 		sameMetadata(t, r, v)
 	})
 }

@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"transport", "reason"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "botwarden_check_panics_total",
-			Help: "Checks whose decision panicked and were answered with the safe verdict.",
+			Help: "Denials whose reply rendering (the responder) panicked and were answered with the block page; a panic inside the pipeline is counted by botwarden_engine_errors_total.",
 		}),
 	}
 	// At 0 from the start (for increase() in alerts), per transport a

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/internal/proctest"
 )
 
 // nginxConf is the README's nginx example with test paths: auth_request to
@@ -99,7 +99,7 @@ http {
 func startNginx(t *testing.T, bin, botwarden, origin, prefix string) string {
 	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	// Temp paths of modules this build has; an unknown directive would
 	// fail the config, a missing default directory the start.
 	v, _ := exec.Command(bin, "-V").CombinedOutput()
@@ -125,66 +125,14 @@ func startNginx(t *testing.T, bin, botwarden, origin, prefix string) string {
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"),
 		"-g", "daemon off; pid "+filepath.Join(dir, "nginx.pid")+";")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx output:\n%s\nerror.log:\n%s", out.String(), log)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
-			c.Close()
-			return "http://127.0.0.1:" + port
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nginx did not start listening within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	proctest.Start(t, cmd, "127.0.0.1:"+port, syscall.SIGQUIT, filepath.Join(dir, "error.log"))
+	return "http://127.0.0.1:" + port
 }
 
 // TestNginxAuthRequest drives a real nginx with auth_request in front of a
 // test origin.
 func TestNginxAuthRequest(t *testing.T) {
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
-			t.Skip("nginx not installed (Debian package nginx-light or nginx); skipping the real-nginx test")
-		}
-		bin = "/usr/sbin/nginx"
-	}
+	bin := proctest.Find(t, "nginx", "nginx-light")
 
 	var mu sync.Mutex
 	var originSaw []http.Header

@@ -136,10 +136,36 @@ func (p *pseudoHeaders) set(name, value string) {
 }
 
 // mapHeaders copies Envoy's header map (already lower-case, duplicates
-// already joined with ",") without the pseudo-headers.
+// already joined with ",") without the pseudo-headers. Two names can only
+// meet in h when one of them is lower-cased here, which Envoy's maps never
+// need: the names are stored as they come unless one is not lower-case,
+// and then the copy starts over, joining names that differ only in case.
 func mapHeaders(in map[string]string, lim limits, iss issue) (detect.Headers, pseudoHeaders, issue) {
 	var p pseudoHeaders
 	h := make(detect.Headers, min(len(in), lim.maxHeaders))
+	start := iss
+	for k, v := range in {
+		if strings.HasPrefix(k, ":") {
+			p.set(k, v)
+			continue
+		}
+		if lowerASCII(k) != k {
+			clear(h)
+			return mixedCaseHeaders(in, h, lim, start)
+		}
+		if len(h) >= lim.maxHeaders {
+			iss |= issueTooManyHeaders
+			continue
+		}
+		h[k], iss = capValue(v, lim, iss)
+	}
+	return h, p, iss
+}
+
+// mixedCaseHeaders is mapHeaders for a map whose names are not all
+// lower-case (one built by hand): names equal but for case are joined.
+func mixedCaseHeaders(in map[string]string, h detect.Headers, lim limits, iss issue) (detect.Headers, pseudoHeaders, issue) {
+	var p pseudoHeaders
 	for k, v := range in {
 		if strings.HasPrefix(k, ":") {
 			p.set(k, v)
@@ -151,7 +177,7 @@ func mapHeaders(in map[string]string, lim limits, iss issue) (detect.Headers, ps
 			continue
 		}
 		v, iss = capValue(v, lim, iss)
-		if old, dup := h[k]; dup { // only when the map had two cases of one name
+		if old, dup := h[k]; dup {
 			v = old + "," + v
 		}
 		h[k] = v

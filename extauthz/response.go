@@ -8,11 +8,12 @@ package extauthz
 // and https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/ext_authz_filter
 
 import (
-	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -60,7 +61,10 @@ func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
 	if injects(v) {
 		var buf [10]header
 		set = verdictHeaders(v, buf[:0])
-		ok.Headers = headerOptions(set)
+		ok.Headers = make([]*corev3.HeaderValueOption, len(set))
+		for i, h := range set {
+			ok.Headers[i] = sharedOption(h)
+		}
 	}
 	// Client copies of our headers go, in every mode; the ones set above
 	// are overwritten instead (Envoy removes after it sets).
@@ -82,22 +86,33 @@ func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
 // deniedResponse is the responder's reply as Envoy sends it to the client.
 // Every header has Append=false: Envoy drops append=true headers on a
 // denial, and removes then adds each named header, so repeating set-cookie
-// works. Headers are in name order, so equal replies are equal answers.
+// works. Headers are in name order, so equal replies are equal answers;
+// the responder's own headers other than cookies (content type, caching,
+// Retry-After) repeat from one denial to the next and share their options.
 func deniedResponse(d detect.Response, cookies []string) *authv3.DeniedHttpResponse {
-	var set []header
-	for _, name := range slices.Sorted(maps.Keys(d.Headers)) {
-		for _, val := range d.Headers[name] {
-			set = append(set, header{strings.ToLower(name), val})
+	set := make([]header, 0, len(d.Headers)+len(cookies))
+	for name, values := range d.Headers {
+		for _, val := range values {
+			set = append(set, header{name, val})
+		}
+	}
+	slices.SortStableFunc(set, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	out := make([]*corev3.HeaderValueOption, 0, len(set)+len(cookies))
+	for _, h := range set {
+		if strings.EqualFold(h.name, "set-cookie") {
+			out = append(out, headerOptions([]header{{"set-cookie", h.value}})[0])
+		} else {
+			out = append(out, sharedOption(header{h.name, h.value}))
 		}
 	}
 	for _, c := range cookies {
 		if !hasValue(d.Headers, "Set-Cookie", c) {
-			set = append(set, header{"set-cookie", c})
+			out = append(out, headerOptions([]header{{"set-cookie", c}})[0])
 		}
 	}
 	return &authv3.DeniedHttpResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(d.Status)},
-		Headers: headerOptions(set),
+		Headers: out,
 		Body:    utf8Safe(string(d.Body)),
 	}
 }
@@ -121,6 +136,31 @@ func headerOptions(set []header) []*corev3.HeaderValueOption {
 
 // appendFalse is shared by every header option; marshalling only reads it.
 var appendFalse = wrapperspb.Bool(false)
+
+// sharedOption is the option headerOptions would make for h, with the name
+// lower-cased, shared by every answer that sends the same header: verdict
+// headers draw their values from small vocabularies (a score, a source, a
+// category, an action, a rule id) and a responder's from its own (content
+// type, caching), so each is built once instead of twice per header per
+// answer, and marshalling only reads it. The cache is bounded: past
+// maxSharedOptions distinct headers, options are made afresh.
+func sharedOption(h header) *corev3.HeaderValueOption {
+	if o, ok := sharedOptions.Load(h); ok {
+		return o.(*corev3.HeaderValueOption)
+	}
+	o := headerOptions([]header{{strings.ToLower(h.name), h.value}})[0]
+	if sharedCount.Add(1) <= maxSharedOptions {
+		sharedOptions.Store(h, o)
+	}
+	return o
+}
+
+var (
+	sharedOptions sync.Map // header → *corev3.HeaderValueOption
+	sharedCount   atomic.Int64
+)
+
+const maxSharedOptions = 4096
 
 func hasValue(h http.Header, name, value string) bool {
 	for _, v := range h.Values(name) {
@@ -177,8 +217,8 @@ func writeMetadata(m metadataWriter, r *detect.Request, v *detect.Verdict) {
 	m.Addr(detect.FieldClientIP, r.ClientIP)
 	m.Strings(detect.FieldBotTags, utf8SafeAll(v.Tags))
 	m.Numbers(detect.FieldBotDetectionIDs, v.DetectionIDs)
-	if r.Session != nil {
-		m.String(detect.FieldSessionID, utf8Safe(r.Session.ID))
+	if v.Session != nil {
+		m.String(detect.FieldSessionID, utf8Safe(v.Session.ID))
 	}
 }
 

@@ -308,7 +308,6 @@ func TestCheckNeverErrors(t *testing.T) {
 		{"panicking responder sends the block page", testPipeline(), Options{Responder: panicResponder{}}, checkRequest("/", curlUA, nil), codes.PermissionDenied, ""},
 		// The pipeline contains the panic and answers its safe verdict.
 		{"panicking decider allows", &detect.Pipeline{Decider: panicDecider{}, Budget: -1}, Options{}, checkRequest("/", curlUA, nil), codes.OK, "internal-error"},
-		{"no pipeline allows", nil, Options{}, checkRequest("/", curlUA, nil), codes.OK, "no-pipeline"},
 		{"empty request is judged", testPipeline(), Options{}, &authv3.CheckRequest{}, codes.PermissionDenied, ""},
 	}
 	for _, tt := range tests {
@@ -347,7 +346,7 @@ func TestCheckDeadlineFallback(t *testing.T) {
 	// timing is asserted.
 	const budget = 5 * time.Millisecond
 	slow := detect.EngineFunc{EngineName: "slow", Fn: func(ctx context.Context, r *detect.Request, v *detect.Verdict) error {
-		r.Session = &detect.Session{ID: "late"} // a write from the abandoned run must not reach the response
+		v.Session = &detect.Session{ID: "late"} // evidence of the abandoned run must not reach the response
 		time.Sleep(4 * budget)
 		return nil
 	}}
@@ -372,7 +371,7 @@ func TestCheckDeadlineFallback(t *testing.T) {
 
 func TestCheckSessionID(t *testing.T) {
 	session := detect.EngineFunc{EngineName: "session", Fn: func(ctx context.Context, r *detect.Request, v *detect.Verdict) error {
-		r.Session = &detect.Session{ID: "s-42"}
+		v.Session = &detect.Session{ID: "s-42"}
 		return nil
 	}}
 	c := dialGRPC(t, newTestServer(t, &detect.Pipeline{Engines: []detect.Engine{session}}, Options{}))
@@ -385,31 +384,27 @@ func TestCheckSessionID(t *testing.T) {
 	}
 }
 
-func TestCheckSetPipeline(t *testing.T) {
-	s := newTestServer(t, testPipeline(), Options{})
-	c := dialGRPC(t, s)
-	s.SetPipeline(&detect.Pipeline{})
-	resp, err := c.Check(context.Background(), checkRequest("/", curlUA, nil))
-	if err != nil || resp.GetStatus().GetCode() != 0 {
-		t.Fatalf("after swap to an empty pipeline curl passes: %v %v", resp, err)
-	}
-}
-
 func TestNewRejectsBadConfigAndDuplicateMetrics(t *testing.T) {
 	bad := DefaultConfig()
 	bad.HTTP.Prefix = "x"
-	if _, err := New(nil, Options{Config: bad}); err == nil || !strings.Contains(err.Error(), "http.prefix") {
+	p := &detect.Pipeline{}
+	if _, err := New(p, Options{Config: bad}); err == nil || !strings.Contains(err.Error(), "http.prefix") {
 		t.Fatalf("bad config: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := New(nil, Options{Config: DefaultConfig(), Registerer: reg}); err != nil {
+	if _, err := New(p, Options{Config: DefaultConfig(), Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(nil, Options{Config: DefaultConfig(), Registerer: reg}); err == nil {
+	if _, err := New(p, Options{Config: DefaultConfig(), Registerer: reg}); err == nil {
 		t.Fatal("second registration on one registry must fail")
 	}
-	if _, err := New(nil, Options{Config: DefaultConfig()}); err != nil {
+	if _, err := New(p, Options{Config: DefaultConfig()}); err != nil {
 		t.Fatalf("nil registerer: %v", err)
+	}
+	// Without a pipeline there is nothing to answer with, not even the
+	// safe verdict (its action is the pipeline's).
+	if _, err := New(nil, Options{Config: DefaultConfig()}); err == nil || !strings.Contains(err.Error(), "nil pipeline") {
+		t.Fatalf("nil pipeline: %v", err)
 	}
 }
 

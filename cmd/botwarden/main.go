@@ -6,6 +6,7 @@
 //	botwarden train TRAIN.jsonl           train the per-request model
 //	botwarden update-ranges               refresh the verified-bot/network ranges
 //	botwarden token keygen|inspect        session-cookie keys and inspection
+//	botwarden detections                  list every detection ID with its description
 //	botwarden version                     print the version
 //
 // Every subcommand prints its own flags with -h.
@@ -45,8 +46,13 @@ func commands() []command {
 		{"update-ranges", "refresh verified-bot and network ranges from the official URLs", updateRangesCmd},
 		{"token", "generate keys, inspect a session cookie", tokenCmd},
 		{"detections", "list every detection ID with its description", detectionsCmd},
-		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println(version); return nil }},
+		{"version", "print the version", versionCmd},
 	}
+}
+
+func versionCmd(_ []string, stdout, _ io.Writer) error {
+	_, err := fmt.Fprintln(stdout, version)
+	return err
 }
 
 func main() {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,7 +50,7 @@ func TestCommands(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{[]string{"version"}, 0, ""},
+		{[]string{"version"}, 0, version + "\n"},
 		{[]string{"check-config", good}, 0, "ok"},
 		{[]string{"check-config", bad}, 1, "detection.budget"},
 		{[]string{"check-config", badPolicy}, 1, "r1"},
@@ -78,5 +80,29 @@ func TestCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVersionWritesToItsWriter: the output goes where the caller asked,
+// not to the process's stdout.
+func TestVersionWritesToItsWriter(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 || out.String() != version+"\n" || errb.Len() != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// TestPackageDocListsEveryCommand: `go doc` of this command is its manual,
+// so every command must be in it.
+func TestPackageDocListsEveryCommand(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := f.Doc.Text()
+	for _, c := range commands() {
+		if !strings.Contains(doc, "botwarden "+c.name+" ") && !strings.Contains(doc, "botwarden "+c.name+"\n") {
+			t.Errorf("package doc does not list %q:\n%s", c.name, doc)
+		}
 	}
 }

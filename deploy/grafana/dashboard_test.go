@@ -1,79 +1,24 @@
 package grafana
 
 import (
-	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	gdashboard "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
 	"github.com/botwarden/botwarden/deploy/internal/live"
 )
 
-type panel struct {
-	ID         int    `json:"id"`
-	Type       string `json:"type"`
-	Title      string `json:"title"`
-	Datasource *struct {
-		UID string `json:"uid"`
-	} `json:"datasource"`
-	GridPos struct{ H, W, X, Y int } `json:"gridPos"`
-	Targets []struct {
-		Expr string `json:"expr"`
-	} `json:"targets"`
-	Panels []panel `json:"panels"`
-}
-
-type dashboard struct {
-	UID        string  `json:"uid"`
-	Panels     []panel `json:"panels"`
-	Templating struct {
-		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"`
-		} `json:"list"`
-	} `json:"templating"`
-}
-
 func load(t *testing.T) dashboard {
 	t.Helper()
-	data, err := os.ReadFile("botwarden.json")
+	d, err := parse()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d dashboard
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(&d); err != nil {
-		t.Fatalf("botwarden.json: %v", err)
-	}
 	return d
 }
-
-// query is one PromQL expression and where it is.
-type query struct{ where, expr string }
-
-func queries(d dashboard) []query {
-	var out []query
-	var walk func([]panel)
-	walk = func(ps []panel) {
-		for _, p := range ps {
-			for _, tg := range p.Targets {
-				out = append(out, query{p.Title, tg.Expr})
-			}
-			walk(p.Panels)
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
-// grafanaVars are the variables Grafana replaces before a query reaches
-// Prometheus, with values of the right kind for the parser.
-var grafanaVars = strings.NewReplacer(
-	"$__rate_interval", "5m", "$__interval", "1m", "$__range", "6h",
-	"${job}", "botwarden", "$job", "botwarden",
-)
 
 // labelValues is a query variable's label_values(metric, label).
 var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
@@ -94,8 +39,8 @@ func TestDashboardQueriesMatchLiveMetrics(t *testing.T) {
 		t.Fatal("no queries")
 	}
 	for _, q := range qs {
-		if err := exported.Check(grafanaVars.Replace(q.expr)); err != nil {
-			t.Errorf("panel %q: %s\n  %v", q.where, q.expr, err)
+		if err := exported.Check(Expand(q.Expr, "5m", "botwarden")); err != nil {
+			t.Errorf("panel %q: %s\n  %v", q.Panel, q.Expr, err)
 		}
 	}
 	for _, v := range d.Templating.List {
@@ -125,11 +70,11 @@ func TestDashboardQueriesMatchLiveMetrics(t *testing.T) {
 func TestDashboardCoversTheMetrics(t *testing.T) {
 	var all strings.Builder
 	for _, q := range queries(load(t)) {
-		all.WriteString(q.expr + "\n")
+		all.WriteString(q.Expr + "\n")
 	}
 	for _, want := range []string{
 		`sum by (action) (rate(botwarden_checks_total`, `sum by (category) (rate(botwarden_checks_total`,
-		"botwarden_ml_score_bucket", "histogram_quantile(0.5, sum by (le, transport) (rate(botwarden_decision_seconds_bucket",
+		"botwarden_als_bot_score_bucket", "botwarden_ml_score_bucket", "histogram_quantile(0.5, sum by (le, transport) (rate(botwarden_decision_seconds_bucket",
 		"histogram_quantile(0.99, sum by (le, transport) (rate(botwarden_decision_seconds_bucket",
 		"botwarden_deadline_fallbacks_total", "botwarden_engine_errors_total", "botwarden_als_entries_total",
 		`result="dropped"`, "botwarden_behavior_lag_seconds_bucket", "botwarden_behavior_verdicts_total",
@@ -167,4 +112,31 @@ func TestDashboardLayout(t *testing.T) {
 		}
 	}
 	walk(d.Panels)
+}
+
+// TestDashboardMatchesGrafanaSchema decodes the file strictly into the
+// Grafana foundation SDK's dashboard types (generated from Grafana's own
+// schema): an unknown or misspelt field, a wrong type or a missing required
+// field is an error. Grafana itself is not packaged by Debian, so the file
+// is not loaded into a running Grafana here.
+func TestDashboardMatchesGrafanaSchema(t *testing.T) {
+	data := JSON
+	if err := strictDashboard(data); err != nil {
+		t.Fatalf("botwarden.json against Grafana's dashboard schema: %v", err)
+	}
+	// The check itself must catch a misspelt panel field.
+	bad := strings.Replace(string(data), `"gridPos": {`, `"gridPoz": {"x": 0}, "gridPos": {`, 1)
+	if err := strictDashboard([]byte(bad)); err == nil {
+		t.Fatal("a misspelt panel field passed the strict decode")
+	}
+}
+
+// strictDashboard is UnmarshalJSONStrict, whose generated code returns an
+// empty (but non-nil) cog.BuildErrors when there is nothing wrong.
+func strictDashboard(data []byte) error {
+	err := (&gdashboard.Dashboard{}).UnmarshalJSONStrict(data)
+	if be, ok := err.(cog.BuildErrors); ok && len(be) == 0 {
+		return nil
+	}
+	return err
 }

@@ -35,7 +35,7 @@ func TestValuesSchemaFollowsConfig(t *testing.T) {
 		return
 	}
 	if !*update {
-		t.Fatalf("%s: properties.config is not what botwarden's config types give; run go test ./deploy/helm -run %s -update", schemaFile, t.Name())
+		t.Fatalf("%s: properties.config is not what botwarden's config types give; run make generate (go test ./deploy/helm -run %s -update) and commit it", schemaFile, t.Name())
 	}
 	props["config"] = ConfigSchema()
 	var buf bytes.Buffer

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/botwarden/botwarden/deploy/grafana"
 	"github.com/botwarden/botwarden/deploy/internal/live"
 )
 
@@ -81,6 +82,10 @@ func loadRules(t *testing.T) rules {
 func TestAlertsFireOnLiveBotwarden(t *testing.T) {
 	bin := tool(t, "prometheus")
 	bw := live.Start(t)
+	// Twice: the second round's verdicts differ from the first's (session
+	// cookies, behavioural blocks), creating their series, so that traffic
+	// later moves existing series, which rate() can see.
+	bw.Traffic(t, 2)
 	bw.Traffic(t, 2)
 
 	exported := bw.Exports(t)
@@ -103,6 +108,10 @@ func TestAlertsFireOnLiveBotwarden(t *testing.T) {
 	if a := prom.alerts(t); len(a) != 0 {
 		t.Fatalf("alerts fire while botwarden is healthy: %+v", a)
 	}
+
+	// Traffic while Prometheus watches, for the dashboard's rates.
+	bw.Traffic(t, 2)
+	checkDashboardQueries(t, prom)
 
 	bw.BreakPolicy(t)
 	waitFor(t, 60*time.Second, "BotwardenPolicyReloadFailing firing", func() bool {
@@ -241,5 +250,29 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", limit, what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkDashboardQueries runs every Grafana panel query in the live
+// Prometheus (variables expanded as Grafana would, over a 30 s window
+// since the scrape is every second): each must evaluate without error, and
+// the decision panels must show the traffic the test sent.
+func checkDashboardQueries(t *testing.T, prom *promServer) {
+	t.Helper()
+	qs, err := grafana.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustHaveData := map[string]bool{"Decisions by action": true, "Decisions by category": true, "Decision latency": true, "ALS entries": true}
+	// rate() needs two samples in the window: wait for the traffic's.
+	waitFor(t, 30*time.Second, "decisions in a rate window", func() bool {
+		return len(prom.query(t, `sum(rate(botwarden_checks_total[30s])) > 0`)) == 1
+	})
+	for _, q := range qs {
+		expr := grafana.Expand(q.Expr, "30s", "botwarden")
+		res := prom.query(t, expr) // fails the test on an evaluation error
+		if mustHaveData[q.Panel] && len(res) == 0 {
+			t.Errorf("panel %q: %s returned no series after traffic", q.Panel, expr)
+		}
 	}
 }

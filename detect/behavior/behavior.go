@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,7 +199,12 @@ const (
 // Offer hands an event to the analysis without blocking: it returns false
 // when a worker queue was full and (part of) the event was dropped. The
 // event must not be modified afterwards.
-func (e *Engine) Offer(ev *detect.Event) bool { return e.OfferKinds(ev, AllKinds) }
+func (e *Engine) Offer(ev *detect.Event) bool { return e.offer(ev, AllKinds, time.Now()) }
+
+// OfferAt is Offer for an event received at recv: a receiver handing over a
+// batch of entries reads the clock once for all of them (one read per
+// entry was a quarter of Offer's cost on a loaded ingest path).
+func (e *Engine) OfferAt(ev *detect.Event, recv time.Time) bool { return e.offer(ev, AllKinds, recv) }
 
 // OfferKinds is Offer for only some of the event's identities: with the
 // analysis partitioned over several replicas, each identity's state lives
@@ -206,7 +212,11 @@ func (e *Engine) Offer(ev *detect.Event) bool { return e.OfferKinds(ev, AllKinds
 // identity alone. The per-event extras (anomaly baselines) still run once,
 // on the copy that carries the event's primary identity.
 func (e *Engine) OfferKinds(ev *detect.Event, kinds Kinds) bool {
-	o := e.cls.observe(ev, time.Now())
+	return e.offer(ev, kinds, time.Now())
+}
+
+func (e *Engine) offer(ev *detect.Event, kinds Kinds, recv time.Time) bool {
+	o := e.cls.observe(ev, recv)
 	if o.primary == numKinds {
 		e.m.unkeyed.Inc()
 		return true
@@ -235,6 +245,15 @@ func (e *Engine) OfferKinds(ev *detect.Event, kinds Kinds) bool {
 		}
 		// The low bit of key hashes is forced to 1; shard on the high half.
 		w := e.workers[(o.keys[k]>>32)%uint64(len(e.workers))]
+		if len(w.q) > cap(w.q)/2 {
+			// The queue is filling because the goroutine calling
+			// Offer (an ALS stream handing over 100 entries at a
+			// time) holds the CPU for a whole time slice while the
+			// worker waits for one: let it run before the queue
+			// overflows. With eight streams on two cores this turned
+			// 4-9% of entries dropped into none.
+			runtime.Gosched()
+		}
 		select {
 		case w.q <- unit{o, k}:
 			e.offered.Add(1)

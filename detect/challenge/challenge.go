@@ -75,6 +75,7 @@ type Challenge struct {
 
 	issued      *prometheus.CounterVec
 	submissions *prometheus.CounterVec
+	signals     *prometheus.CounterVec
 	solve       *prometheus.HistogramVec
 }
 
@@ -107,6 +108,10 @@ func New(cfg Config, sessions *session.Manager, opts Options) (*Challenge, error
 			Name: "botwarden_challenge_submissions_total",
 			Help: "Challenge answers received, by result: passed, failed (JS detection), blocked, nojs_passed, or why they were rejected.",
 		}, []string{"result"}),
+		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "botwarden_challenge_js_signal_total",
+			Help: "JavaScript detection signals of accepted challenge answers, by signal and result (passed, failed, missing).",
+		}, []string{"signal", "result"}),
 		solve: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "botwarden_challenge_solve_seconds",
 			Help:    "Time from serving a challenge page to accepting its answer, by result.",
@@ -120,7 +125,7 @@ func New(cfg Config, sessions *session.Manager, opts Options) (*Challenge, error
 		c.replay = NewMemory(cfg.ReplayCapacity)
 	}
 	if opts.Registerer != nil {
-		for _, col := range []prometheus.Collector{c.issued, c.submissions, c.solve} {
+		for _, col := range []prometheus.Collector{c.issued, c.submissions, c.signals, c.solve} {
 			if err := opts.Registerer.Register(col); err != nil {
 				return nil, fmt.Errorf("challenge metrics: %w (one Challenge per registry)", err)
 			}
@@ -218,13 +223,14 @@ type pageData struct {
 
 // pageHeaders are the headers of every page this package renders: never
 // cached (each carries a one-time ticket), scripts and styles only with the
-// page's nonce, forms only to this origin, never framed.
+// page's nonce (and the detection's inline worker from a blob: URL), forms
+// only to this origin, never framed.
 func pageHeaders(nonce string) http.Header {
 	h := http.Header{}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+
-		"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		"'; worker-src blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	return h

@@ -233,6 +233,32 @@ func TestRejections(t *testing.T) {
 			u, _ := url.Parse(s.p.nojs)
 			s.body = answer(u.Query().Get("t"), 0, headfulSignals())
 		}, form, http.StatusBadRequest, resultWrongKind},
+		{"signals taken for another ticket", func(s *setup) {
+			x := &browser{ip: s.b.ip, ua: s.b.ua, cookie: s.b.cookie}
+			other := h.challenge(x, "/y", detect.ActionManagedChallenge)
+			sig := headfulSignals()
+			sig.Set("s_bd", bindSignals(other.ticket, sig))
+			s.body = answer(s.p.ticket, solve(s.p.ticket, s.p.difficulty), sig)
+		}, form, http.StatusBadRequest, resultSignalsUnbound},
+		{"signals edited after binding", func(s *setup) {
+			sig := headfulSignals()
+			sig.Set("s_bd", bindSignals(s.p.ticket, sig))
+			sig.Set("s_wd", "0")
+			sig.Set("s_tp", "")
+			sig.Set("s_ua", uaHeadful+" ")
+			s.body = answer(s.p.ticket, solve(s.p.ticket, s.p.difficulty), sig)
+		}, form, http.StatusBadRequest, resultSignalsUnbound},
+		{"signals without binding", func(s *setup) {
+			sig := headfulSignals()
+			sig.Set("s_bd", "")
+			s.body = answer(s.p.ticket, solve(s.p.ticket, s.p.difficulty), sig)
+		}, form, http.StatusBadRequest, resultSignalsUnbound},
+		{"truncated answer", func(s *setup) { s.body = s.body[:len(s.body)*2/3] }, form, http.StatusBadRequest, resultSignalsUnbound},
+		{"oversized signal value", func(s *setup) {
+			sig := headfulSignals()
+			sig.Set("s_gr", strings.Repeat("x", 5000))
+			s.body = answer(s.p.ticket, solve(s.p.ticket, s.p.difficulty), sig)
+		}, form, http.StatusRequestEntityTooLarge, resultTooLarge},
 		{"cookie of another session", func(s *setup) {
 			x := &browser{ip: s.b.ip, ua: s.b.ua}
 			h.challenge(x, "/", detect.ActionManagedChallenge)
@@ -254,6 +280,48 @@ func TestRejections(t *testing.T) {
 				t.Fatal("a rejected answer set a cookie")
 			}
 		})
+	}
+}
+
+// TestSignalResults: every signal gets passed, failed or missing.
+func TestSignalResults(t *testing.T) {
+	results := func(v url.Values, ua string) map[string]string {
+		s, err := ParseSubmission(answer("t", 0, v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := Evaluate(&s.Signals, ua, 4)
+		out := map[string]string{}
+		for _, r := range j.Results {
+			out[r.Signal] = r.Result
+		}
+		if len(out) != len(SignalNames()) {
+			t.Fatalf("results for %d of %d signals: %v", len(out), len(SignalNames()), out)
+		}
+		return out
+	}
+	h := results(headfulSignals(), uaHeadful)
+	for _, n := range SignalNames() {
+		if h[n] != ResultPassed {
+			t.Errorf("headful: %s %s", n, h[n])
+		}
+	}
+	hl := results(headlessSignals(), uaHeadless)
+	if hl["webdriver"] != ResultFailed || hl["headless"] != ResultFailed || hl["webgl"] != ResultFailed || hl["tampering"] != ResultPassed {
+		t.Errorf("headless: %v", hl)
+	}
+	sig := headfulSignals()
+	sig.Set("s_wst", "timeout")
+	sig.Set("s_tp", "err")
+	sig.Del("s_mq")
+	m := results(sig, uaHeadful)
+	if m["worker"] != ResultMissing || m["tampering"] != ResultMissing || m["screen"] != ResultMissing || m["webdriver"] != ResultPassed {
+		t.Errorf("partial: %v", m)
+	}
+	for n, r := range results(url.Values{}, uaHeadful) {
+		if r != ResultMissing {
+			t.Errorf("no signals: %s %s", n, r)
+		}
 	}
 }
 
@@ -331,7 +399,7 @@ func TestNoJSFlow(t *testing.T) {
 	r.Time = h.now
 	v := &detect.Verdict{}
 	_ = h.sm.Evaluate(context.Background(), r, v)
-	if !v.ChallengePassed || v.JSDetectionChecked || !r.Session.NoJS || !v.HasTag(session.TagNoJS) {
+	if !v.ChallengePassed || v.JSDetectionChecked || v.Session == nil || !v.Session.NoJS || !v.HasTag(session.TagNoJS) {
 		t.Fatalf("verdict after no-JS pass: %+v", v)
 	}
 }
@@ -402,10 +470,18 @@ func TestEvaluate(t *testing.T) {
 		{"headful chromium", headfulSignals(), uaHeadful, true, nil},
 		{"headful in a VM (software GL)", mod(headfulSignals(), "s_gr", "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device))"), uaHeadful, true, []string{"swiftshader"}},
 		{"pdf plugins off (BotD #135)", mod(headfulSignals(), "s_pl", "0"), uaHeadful, true, []string{"no-plugins"}},
-		{"firefox", mod(headfulSignals(), "s_ua", firefox, "s_br", "n/a", "s_pf", "n/a", "s_ch", "undefined", "s_ps", "20100101"), firefox, true, nil},
+		{"firefox", mod(headfulSignals(), "s_ua", firefox, "s_wua", firefox, "s_br", "n/a", "s_wbr", "n/a", "s_pf", "n/a", "s_ch", "undefined", "s_ps", "20100101"), firefox, true, nil},
 		{"headless chromium", headlessSignals(), uaHeadless, false, []string{"webdriver", "headless", "swiftshader"}},
-		{"headless with UA override", mod(headlessSignals(), "s_ua", uaHeadful, "s_av", "5.0"), uaHeadful, false, []string{"webdriver", "swiftshader"}},
-		{"webdriver hidden, UA patched in headers only", mod(headfulSignals(), "s_ua", uaHeadless), uaHeadful, false, []string{"headless", "ua-mismatch"}},
+		{"headless, UA overridden in the page only", mod(headlessSignals(), "s_ua", uaHeadful, "s_av", "5.0"), uaHeadful, false, []string{"webdriver", "headless", "worker-mismatch", "swiftshader"}},
+		{"headless, UA overridden everywhere", mod(headlessSignals(), "s_ua", uaHeadful, "s_wua", uaHeadful, "s_av", "5.0"), uaHeadful, false, []string{"webdriver", "swiftshader"}},
+		{"webdriver hidden, UA patched in headers only", mod(headfulSignals(), "s_ua", uaHeadless, "s_wua", uaHeadless), uaHeadful, false, []string{"headless", "ua-mismatch"}},
+		{"stealth: webdriver getter replaced", mod(headfulSignals(), "s_tp", "getter:webdriver,stack:webdriver"), uaHeadful, false, []string{"tampered"}},
+		{"stealth: languages patched in the page only", mod(headfulSignals(), "s_lg", "de-DE,de"), uaHeadful, false, []string{"worker-mismatch"}},
+		{"stealth: WebGL vendor patched in the page only", mod(headfulSignals(), "s_gr", "Intel Iris OpenGL Engine", "s_wgr", "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device))"), uaHeadful, false, []string{"worker-mismatch"}},
+		{"no WebGL in the worker is no mismatch", mod(headfulSignals(), "s_gr", "ANGLE (Intel)", "s_wgr", "none"), uaHeadful, true, nil},
+		{"worker timed out", mod(headfulSignals(), "s_wst", "timeout", "s_wua", ""), uaHeadful, true, nil},
+		{"screen size redefined", mod(headfulSignals(), "s_mq", "0"), uaHeadful, true, []string{"window-size"}},
+		{"synthetic clicks", mod(headfulSignals(), "s_evu", "3"), uaHeadful, false, []string{"synthetic-events"}},
 		{"devtools side effect", mod(headfulSignals(), "s_dt", "1"), uaHeadful, false, []string{"devtools"}},
 		{"selenium globals", mod(headfulSignals(), "s_ag", "$cdc_asdjflasutopfhvcZLmcfl_"), uaHeadful, false, []string{"automation"}},
 		{"no signals at all", url.Values{}, uaHeadful, false, []string{"js-signals-missing"}},
@@ -413,7 +489,7 @@ func TestEvaluate(t *testing.T) {
 			[]string{"no-plugins", "no-languages", "window-size"}},
 		{"old headless permissions", mod(headfulSignals(), "s_np", "denied", "s_pq", "prompt", "s_ch", "undefined"), uaHeadful, false,
 			[]string{"permissions-inconsistent", "no-window-chrome"}},
-		{"UA-CH on a Firefox UA", mod(headfulSignals(), "s_ua", firefox), firefox, true, []string{"ua-mismatch"}},
+		{"UA-CH on a Firefox UA", mod(headfulSignals(), "s_ua", firefox, "s_wua", firefox), firefox, true, []string{"ua-mismatch"}},
 		{"platform mismatch", mod(headfulSignals(), "s_pf", "Windows"), uaHeadful, true, []string{"ua-mismatch"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,12 +22,21 @@ func FuzzSubmission(f *testing.F) {
 	known := map[string]bool{
 		resultPassed: true, resultFailed: true, resultBlocked: true, resultMalformed: true, resultSignature: true,
 		resultExpired: true, resultWrongKind: true, resultUnbound: true, resultWork: true, resultReplayed: true,
-		resultSession: true, resultStoreError: true,
+		resultSession: true, resultStoreError: true, resultSignalsUnbound: true,
 	}
 	cl := client{ip: netip.MustParseAddr(b.ip), ua: b.ua, now: h.now}
 	f.Fuzz(func(t *testing.T, body string) {
 		if s, err := ParseSubmission(body); err == nil {
-			_ = Evaluate(&s.Signals, b.ua, 4)
+			j := Evaluate(&s.Signals, b.ua, 4)
+			if len(j.Results) != len(checks) {
+				t.Fatalf("%d signal results for %d signals", len(j.Results), len(checks))
+			}
+			for _, r := range j.Results {
+				if r.Result != ResultPassed && r.Result != ResultFailed && r.Result != ResultMissing {
+					t.Fatalf("signal %s: result %q", r.Signal, r.Result)
+				}
+			}
+			_ = s.Signals.Bound()
 		}
 		o := h.c.verify(context.Background(), body, cl)
 		if !known[o.result] {

@@ -34,6 +34,9 @@ const (
 	resultTooEarly   = "too_early"
 	resultStoreError = "store_error"
 	resultTooLarge   = "too_large"
+	// resultSignalsUnbound: the signals' digest does not cover this
+	// ticket: readings taken for another ticket, or edited.
+	resultSignalsUnbound = "signals_unbound"
 )
 
 // ServeHTTP implements http.Handler for Prefix+"/challenge" (POST, the
@@ -113,6 +116,12 @@ func (c *Challenge) verify(ctx context.Context, body string, cl client) outcome 
 	if !workOK(sub.Ticket, sub.Counter, t.difficulty) {
 		return outcome{result: resultWork, path: t.path, age: o.age}
 	}
+	if sub.Signals.oversized {
+		return outcome{result: resultTooLarge, path: t.path, age: o.age}
+	}
+	if sub.Signals.Present && !sub.Signals.Bound() {
+		return outcome{result: resultSignalsUnbound, path: t.path, age: o.age}
+	}
 	claims, err := c.sessions.Read(cl.cookie, cl.ip, cl.ua, cl.now)
 	switch {
 	case err == nil && claims.SessionID != t.session:
@@ -131,6 +140,9 @@ func (c *Challenge) verify(ctx context.Context, body string, cl client) outcome 
 	}
 	j := Evaluate(&sub.Signals, cl.ua, c.cfg.FailWeight)
 	o.tags = j.Tags
+	for _, r := range j.Results {
+		c.signals.WithLabelValues(r.Signal, r.Result).Inc()
+	}
 	c.sessions.Renew(&claims, cl.ip, cl.ua, cl.now)
 	claims.Findings = session.EncodeFindings(j.Tags)
 	reason := session.IssueChallengePassed

@@ -37,6 +37,9 @@ func headfulSignals() url.Values {
 		"s_ps": {"20030107"}, "s_hc": {"2"}, "s_tz": {"UTC"}, "s_sw": {"1280"}, "s_sh": {"1024"},
 		"s_aw": {"1280"}, "s_ah": {"1024"}, "s_ow": {"1050"}, "s_oh": {"1004"}, "s_iw": {"1050"}, "s_ih": {"861"},
 		"s_gv": {"none"}, "s_gr": {"none"}, "s_ag": {""}, "s_dt": {"0"}, "s_ms": {"94"},
+		"s_npf": {"Linux x86_64"}, "s_dpr": {"1"}, "s_mq": {"1"}, "s_tp": {""},
+		"s_wst": {"ok"}, "s_wua": {uaHeadful}, "s_wlg": {"en-US,en"}, "s_whc": {"2"}, "s_wpf": {"Linux x86_64"},
+		"s_wbr": {"Not:A-Brand/8,Chromium/156"}, "s_wgr": {"none"}, "s_evt": {"0"}, "s_evu": {"0"},
 	}
 }
 
@@ -44,6 +47,7 @@ func headlessSignals() url.Values {
 	v := headfulSignals()
 	v.Set("s_wd", "1")
 	v.Set("s_ua", uaHeadless)
+	v.Set("s_wua", uaHeadless)
 	v.Set("s_av", strings.TrimPrefix(uaHeadless, "Mozilla/"))
 	v.Set("s_gv", "Google Inc. (Google)")
 	v.Set("s_gr", "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)")
@@ -171,14 +175,21 @@ func (h *harness) challenge(b *browser, path string, action detect.Action) page 
 	return p
 }
 
-// answer builds the form the page's script would post.
+// answer builds the form the page's script would post, its signals bound
+// to ticket as the page binds them.
 func answer(ticket string, counter uint64, signals url.Values) string {
 	f := url.Values{"n": {ticket}, "c": {strconv.FormatUint(counter, 10)}}
 	for k, v := range signals {
 		f[k] = v
 	}
+	if len(signals) > 0 && !signals.Has("s_bd") {
+		f.Set("s_bd", bindSignals(ticket, signals))
+	}
 	return f.Encode()
 }
+
+// bindSignals is the digest the page posts.
+func bindSignals(ticket string, signals url.Values) string { return BindSignals(ticket, signals) }
 
 // solve finds a proof-of-work counter for ticket at bits.
 func solve(ticket string, bits int) uint64 {

@@ -14,16 +14,19 @@ import (
 )
 
 // benchRequests is a mix of what the engine sees: page views with and
-// without a session, assets, an API call, a bot, from a few addresses.
-func benchRequests() []*detect.Request {
+// without a session, assets, an API call, a bot, from a few addresses. Each
+// request comes with what earlier engines found: base, plus its session.
+func benchRequests(base detect.Verdict) ([]*detect.Request, []*detect.Verdict) {
 	var out []*detect.Request
+	var vs []*detect.Verdict
 	for i := 0; i < 64; i++ {
+		v := base
 		ip := netip.AddrFrom4([4]byte{203, 0, byte(i % 7), byte(i)})
 		var r *detect.Request
 		switch i % 4 {
 		case 0:
 			r = page(testChromeUA, fmt.Sprintf("/products/%d", i), detect.Headers{"cookie": "a=b", "referer": "https://shop.example/"})
-			r.Session = &detect.Session{ID: fmt.Sprintf("s%d", i%9)}
+			v.Session = &detect.Session{ID: fmt.Sprintf("s%d", i%9)}
 		case 1:
 			r = page(testChromeUA, "/static/app.js", detect.Headers{"sec-fetch-dest": "script", "accept": "*/*"})
 		case 2:
@@ -32,9 +35,9 @@ func benchRequests() []*detect.Request {
 			r = &detect.Request{Method: "GET", Scheme: "https", Protocol: "HTTP/1.1", Path: "/products/1", Headers: detect.Headers{"user-agent": "python-requests/2.32.3", "accept": "*/*"}}
 		}
 		r.ClientIP = ip
-		out = append(out, r)
+		out, vs = append(out, r), append(vs, &v)
 	}
-	return out
+	return out, vs
 }
 
 func loadBaseModel(tb testing.TB) *Model {
@@ -71,8 +74,7 @@ func benchEngines(tb testing.TB) (base, ctx *Engine) {
 // windows, calibration).
 func BenchmarkScore(b *testing.B) {
 	base, ctx := benchEngines(b)
-	reqs := benchRequests()
-	v := &detect.Verdict{IP: detect.IPInfo{Datacenter: true}, Tags: []string{"datacenter-ip"}}
+	reqs, vs := benchRequests(detect.Verdict{IP: detect.IPInfo{Datacenter: true}, Tags: []string{"datacenter-ip"}})
 	for _, bc := range []struct {
 		name string
 		e    *Engine
@@ -80,7 +82,7 @@ func BenchmarkScore(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				bc.e.Score(reqs[i%len(reqs)], v)
+				bc.e.Score(reqs[i%len(reqs)], vs[i%len(vs)])
 			}
 		})
 	}
@@ -92,13 +94,12 @@ func BenchmarkScore(b *testing.B) {
 // per-round ratios, and each engine's median ns per request.
 func BenchmarkContextRatio(b *testing.B) {
 	base, ctx := benchEngines(b)
-	reqs := benchRequests()
-	v := &detect.Verdict{}
+	reqs, vs := benchRequests(detect.Verdict{})
 	const perRound = 20000
 	round := func(e *Engine) float64 {
 		start := time.Now()
 		for i := 0; i < perRound; i++ {
-			e.Score(reqs[i%len(reqs)], v)
+			e.Score(reqs[i%len(reqs)], vs[i%len(vs)])
 		}
 		return float64(time.Since(start).Nanoseconds()) / perRound
 	}

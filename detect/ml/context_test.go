@@ -167,13 +167,13 @@ func TestEnginePace(t *testing.T) {
 	var scores []int
 	for i := 0; i < 8; i++ {
 		asset := page(testChromeUA, "/static/app.js", detect.Headers{"cookie": "a=b", "sec-fetch-dest": "script", "accept": "*/*"})
-		asset.Session, asset.Time = sess, t0.Add(time.Duration(i)*500*time.Millisecond)
-		e.Score(asset, &detect.Verdict{})
+		asset.Time = t0.Add(time.Duration(i) * 500 * time.Millisecond)
+		e.Score(asset, &detect.Verdict{Session: sess})
 		r := page(testChromeUA, "/products/"+string(rune('a'+i)), detect.Headers{"cookie": "a=b", "referer": "https://shop.example/"})
-		r.Session, r.Time = sess, t0.Add(time.Duration(i)*500*time.Millisecond)
-		scores = append(scores, e.Score(r, &detect.Verdict{}))
+		r.Time = t0.Add(time.Duration(i) * 500 * time.Millisecond)
+		scores = append(scores, e.Score(r, &detect.Verdict{Session: sess}))
 	}
-	c := e.observe(&detect.Request{Session: sess, Time: t0.Add(4 * time.Second)})
+	c := e.observe(&detect.Request{Time: t0.Add(4 * time.Second)}, &detect.Verdict{Session: sess})
 	if c.Burst != 8 || c.Minute != 8 {
 		t.Errorf("pace after 8 pages and 8 assets: %+v", c)
 	}
@@ -181,7 +181,7 @@ func TestEnginePace(t *testing.T) {
 		t.Errorf("scores over 8 pages in 4 s: %v", scores)
 	}
 	// Another session on the same address is its own client.
-	if c := e.observe(&detect.Request{Session: &detect.Session{ID: "s2"}, Time: t0.Add(4 * time.Second)}); c.Burst != 0 {
+	if c := e.observe(&detect.Request{Time: t0.Add(4 * time.Second)}, &detect.Verdict{Session: &detect.Session{ID: "s2"}}); c.Burst != 0 {
 		t.Errorf("another session's pace: %+v", c)
 	}
 	t.Logf("scores over 8 pages at 2 pages/s: %v", scores)

@@ -147,12 +147,13 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 func (e *Engine) Score(r *detect.Request, v *detect.Verdict) int {
 	xp := e.pool.Get().(*[]float64)
 	defer e.pool.Put(xp)
-	e.ex.features(r, v, e.observe(r), *xp)
+	e.ex.features(r, v, e.observe(r, v), *xp)
 	return e.model.Score(*xp)
 }
 
-// observe counts r when it is a page view and returns the client's pace.
-func (e *Engine) observe(r *detect.Request) Context {
+// observe counts r when it is a page view and returns the client's pace;
+// v (which may be nil) carries the session engine's finding.
+func (e *Engine) observe(r *detect.Request, v *detect.Verdict) Context {
 	if len(e.model.Weights) <= baseFeatures {
 		return Context{} // a model without the pace features
 	}
@@ -163,7 +164,11 @@ func (e *Engine) observe(r *detect.Request) Context {
 	if now.IsZero() {
 		now = e.now()
 	}
-	ch, ph := e.keys(r)
+	var sess *detect.Session
+	if v != nil {
+		sess = v.Session
+	}
+	ch, ph := e.keys(r, sess)
 	if isPage(r, classifyPath(r.PathOnly())) {
 		e.clients.add(ch, now)
 		e.prefixes.add(ph, now)
@@ -175,14 +180,15 @@ func (e *Engine) observe(r *detect.Request) Context {
 }
 
 // keys hashes the client (its session, else its address and UA) and its
-// address prefix (/24, /48) for the page windows.
-func (e *Engine) keys(r *detect.Request) (client, prefix uint64) {
+// address prefix (/24, /48) for the page windows; sess is nil when the
+// request carried no valid session cookie.
+func (e *Engine) keys(r *detect.Request, sess *detect.Session) (client, prefix uint64) {
 	var h maphash.Hash
 	h.SetSeed(e.clients.seed)
 	ip := r.ClientIP.Unmap()
-	if r.Session != nil {
+	if sess != nil {
 		h.WriteString("s")
-		h.WriteString(r.Session.ID)
+		h.WriteString(sess.ID)
 	} else {
 		b := ip.As16()
 		h.Write(b[:])

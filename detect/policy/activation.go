@@ -102,19 +102,19 @@ func (c *evalCtx) reputationObj() ref.Val  { return &c.reputation }
 // challenge engine) or, failing that, straight from the session cookie.
 
 func (c *evalCtx) jsChecked() ref.Val {
-	return types.Bool(c.v.JSDetectionChecked || c.r.Session != nil && c.r.Session.JSChecked)
+	return types.Bool(c.v.JSDetectionChecked || c.v.Session != nil && c.v.Session.JSChecked)
 }
 
 func (c *evalCtx) jsPassed() ref.Val {
-	return types.Bool(c.v.JSDetectionPassed || c.r.Session != nil && c.r.Session.JSPassed)
+	return types.Bool(c.v.JSDetectionPassed || c.v.Session != nil && c.v.Session.JSPassed)
 }
 
 func (c *evalCtx) challengePassed() ref.Val {
-	return types.Bool(c.v.ChallengePassed || c.r.Session != nil && c.r.Session.ChallengePassed)
+	return types.Bool(c.v.ChallengePassed || c.v.Session != nil && c.v.Session.ChallengePassed)
 }
 
 func (c *evalCtx) challengeNoJS() ref.Val {
-	return types.Bool(c.r.Session != nil && c.r.Session.NoJS)
+	return types.Bool(c.v.Session != nil && c.v.Session.NoJS)
 }
 
 func (c *evalCtx) repFound() ref.Val  { return types.Bool(c.v.Reputation.Found) }

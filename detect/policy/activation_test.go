@@ -16,9 +16,9 @@ func TestFieldsReadRequestAndVerdict(t *testing.T) {
 	r.Path = "/search?q=bots&page=2#frag"
 	r.ClientIP = netip.MustParseAddr("::ffff:203.0.113.9")
 	r.ContextExtensions = map[string]string{ContextKeyRoute: "search", "team": "growth"}
-	r.Session = &detect.Session{ID: "s", JSChecked: true}
 	v := &detect.Verdict{
-		Score: 12, Source: detect.SourceML, Tags: []string{"headless"}, DetectionIDs: []int{3355446},
+		Session: &detect.Session{ID: "s", JSChecked: true},
+		Score:   12, Source: detect.SourceML, Tags: []string{"headless"}, DetectionIDs: []int{3355446},
 		AI: true, AICategory: "ai_search",
 		IP:         detect.IPInfo{ASN: 16509, ASOrg: "AMAZON-02", Country: "DE", Datacenter: true},
 		Reputation: detect.Reputation{Found: true, Score: 5, Source: detect.SourceBehavioral, Tags: []string{"rate-anomaly"}},
@@ -69,11 +69,10 @@ func TestFieldsReadRequestAndVerdict(t *testing.T) {
 		}
 	}
 	// A no-JavaScript pass is a challenge pass without JS detection.
-	r.Session = &detect.Session{ID: "s", ChallengePassed: true, NoJS: true}
 	if prog, err := c.program("bot.challenge.passed && bot.challenge.nojs && !bot.js_detection.passed", types.BoolType); err != nil {
 		t.Fatal(err)
 	} else {
-		ctx := getCtx(r, &detect.Verdict{})
+		ctx := getCtx(r, &detect.Verdict{Session: &detect.Session{ID: "s", ChallengePassed: true, NoJS: true}})
 		out, err := prog.eval(context.Background(), ctx)
 		putCtx(ctx)
 		if out != types.True {

@@ -105,7 +105,7 @@ func TestDefaultPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := browser()
-			r.Path, r.Session = tt.path, tt.sess
+			r.Path, tt.v.Session = tt.path, tt.sess
 			check(t, decide(d, r, tt.v), tt.want)
 		})
 	}
@@ -254,8 +254,7 @@ func TestRuleSemantics(t *testing.T) {
 	if v.ChallengeDifficulty != 20 {
 		t.Fatalf("difficulty %d", v.ChallengeDifficulty)
 	}
-	r.Session = &detect.Session{ID: "s1", JSChecked: true, JSPassed: true}
-	check(t, decide(d, r, &detect.Verdict{Score: 80}), want{detect.ActionAllow, detect.ActionAllow, DefaultRuleID, ""})
+	check(t, decide(d, r, &detect.Verdict{Score: 80, Session: &detect.Session{ID: "s1", JSChecked: true, JSPassed: true}}), want{detect.ActionAllow, detect.ActionAllow, DefaultRuleID, ""})
 
 	// CIDR lists, IPv4-mapped addresses included; a curl UA from inside is allowed first.
 	for _, ip := range []string{"10.9.8.7", "::ffff:10.1.1.1", "fd00::5"} {
@@ -347,17 +346,17 @@ rules:
 func TestRateLimitRules(t *testing.T) {
 	type call struct {
 		path    string
-		mutate  func(r *detect.Request)
+		mutate  func(r *detect.Request, v *detect.Verdict)
 		limited bool
 	}
-	ip := func(s string) func(r *detect.Request) {
-		return func(r *detect.Request) { r.ClientIP = netip.MustParseAddr(s) }
+	ip := func(s string) func(r *detect.Request, v *detect.Verdict) {
+		return func(r *detect.Request, _ *detect.Verdict) { r.ClientIP = netip.MustParseAddr(s) }
 	}
-	session := func(id string) func(r *detect.Request) {
-		return func(r *detect.Request) { r.Session = &detect.Session{ID: id} }
+	session := func(id string) func(r *detect.Request, v *detect.Verdict) {
+		return func(_ *detect.Request, v *detect.Verdict) { v.Session = &detect.Session{ID: id} }
 	}
-	header := func(k, v string) func(r *detect.Request) {
-		return func(r *detect.Request) { r.Headers[k] = v }
+	header := func(k, val string) func(r *detect.Request, v *detect.Verdict) {
+		return func(r *detect.Request, _ *detect.Verdict) { r.Headers[k] = val }
 	}
 	tests := []struct {
 		name  string
@@ -368,7 +367,7 @@ func TestRateLimitRules(t *testing.T) {
 			// No session: the client IP is the key.
 			{"/session", nil, false}, {"/session", nil, false}, {"/session", nil, true}}},
 		{"ja4 falls back to ip", []call{{"/ja4", nil, false}, {"/ja4", nil, false}, {"/ja4", nil, true},
-			{"/ja4", func(r *detect.Request) { delete(r.Headers, detect.HeaderJA4) }, false}}},
+			{"/ja4", func(r *detect.Request, _ *detect.Verdict) { delete(r.Headers, detect.HeaderJA4) }, false}}},
 		{"header", []call{{"/api", header("x-api-key", "k1"), false}, {"/api", header("x-api-key", "k1"), false}, {"/api", header("x-api-key", "k1"), true},
 			{"/api", header("x-api-key", "k2"), false}, {"/api", header("x-api-key", strings.Repeat("z", 70_000)), false}}},
 		{"expression", []call{{"/expr", header("cookie", "tenant=t1"), false}, {"/expr", header("cookie", "tenant=t1"), false},
@@ -378,12 +377,12 @@ func TestRateLimitRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d, _ := newDecider(t, limitPolicy)
 			for i, c := range tt.calls {
-				r := browser()
+				r, v := browser(), &detect.Verdict{Score: 90}
 				r.Path = c.path
 				if c.mutate != nil {
-					c.mutate(r)
+					c.mutate(r, v)
 				}
-				v := decide(d, r, &detect.Verdict{Score: 90})
+				v = decide(d, r, v)
 				if c.limited {
 					if v.Action != detect.ActionRateLimit && v.Action != detect.ActionBlock || v.RetryAfter <= 0 || v.RetryAfter > 30*time.Second {
 						t.Fatalf("call %d: want limited, got %s rule %s retry %s", i, v.Action, v.RuleID, v.RetryAfter)
@@ -437,21 +436,24 @@ func TestBucketKeys(t *testing.T) {
 	d, _ := newDecider(t, limitPolicy, WithLimiter(l))
 	for _, c := range []struct {
 		path   string
-		mutate func(r *detect.Request)
+		mutate func(r *detect.Request, v *detect.Verdict)
 	}{
 		{"/ip", nil},
-		{"/session", func(r *detect.Request) { r.Session = &detect.Session{ID: "sess-1"} }},
+		{"/session", func(_ *detect.Request, v *detect.Verdict) { v.Session = &detect.Session{ID: "sess-1"} }},
 		{"/ja4", nil},
-		{"/api", func(r *detect.Request) { r.Headers["x-api-key"] = strings.Repeat("k", 500) }},
-		{"/expr", func(r *detect.Request) { r.Headers["cookie"] = "tenant=acme" }},
-		{"/ip", func(r *detect.Request) { r.ClientIP = netip.Addr{}; r.PeerIP = netip.MustParseAddr("::ffff:192.0.2.9") }},
+		{"/api", func(r *detect.Request, _ *detect.Verdict) { r.Headers["x-api-key"] = strings.Repeat("k", 500) }},
+		{"/expr", func(r *detect.Request, _ *detect.Verdict) { r.Headers["cookie"] = "tenant=acme" }},
+		{"/ip", func(r *detect.Request, _ *detect.Verdict) {
+			r.ClientIP = netip.Addr{}
+			r.PeerIP = netip.MustParseAddr("::ffff:192.0.2.9")
+		}},
 	} {
-		r := browser()
+		r, v := browser(), &detect.Verdict{}
 		r.Path = c.path
 		if c.mutate != nil {
-			c.mutate(r)
+			c.mutate(r, v)
 		}
-		decide(d, r, &detect.Verdict{})
+		decide(d, r, v)
 	}
 	want := []string{
 		"per-ip|ip:198.51.100.7",

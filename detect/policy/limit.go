@@ -80,8 +80,8 @@ func (rl *rateLimit) bucketKey(ctx context.Context, c *evalCtx) (string, error) 
 	kind, val := "", ""
 	switch rl.kind {
 	case keySession:
-		if c.r.Session != nil {
-			kind, val = "session:", c.r.Session.ID
+		if c.v.Session != nil {
+			kind, val = "session:", c.v.Session.ID
 		}
 	case keyJA4:
 		kind, val = "ja4:", c.r.JA4()

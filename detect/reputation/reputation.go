@@ -64,7 +64,7 @@ func (e *Engine) Name() string { return "reputation" }
 // merges the tags of every verdict found, and lowers the score when a
 // verdict says likely automated (<30). Tag-only verdicts (≥30) only tag.
 func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verdict) error {
-	keys, n := e.keys(r)
+	keys, n := e.keys(r, v.Session)
 	if n == 0 {
 		return nil
 	}
@@ -108,15 +108,15 @@ func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verd
 // interface, and a Check should not allocate for the common miss.
 var verdictBufs = sync.Pool{New: func() any { b := make([]Verdict, 0, 4); return &b }}
 
-// keys builds the lookup keys of r into one string (a single allocation)
-// and slices it: session, IP, network, JA4.
-func (e *Engine) keys(r *detect.Request) ([4]string, int) {
+// keys builds the lookup keys of r and its session (nil when none) into
+// one string (a single allocation) and slices it: session, IP, network, JA4.
+func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([4]string, int) {
 	var buf [256]byte
 	var ends [4]int
 	b, n := buf[:0], 0
 	mark := func() { ends[n] = len(b); n++ }
-	if r.Session != nil && r.Session.ID != "" && len(r.Session.ID) <= 128 {
-		b = append(append(b, PrefixSession...), r.Session.ID...)
+	if sess != nil && sess.ID != "" && len(sess.ID) <= 128 {
+		b = append(append(b, PrefixSession...), sess.ID...)
 		mark()
 	}
 	if ip := r.ClientIP.Unmap(); ip.IsValid() {

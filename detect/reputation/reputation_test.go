@@ -145,7 +145,8 @@ func TestEngine(t *testing.T) {
 		name      string
 		stored    []Verdict
 		req       detect.Request
-		start     int // score before the engine
+		session   string // the session engine's finding, "" for none
+		start     int    // score before the engine
 		wantScore int
 		wantSrc   detect.Source
 		wantKey   string
@@ -160,9 +161,9 @@ func TestEngine(t *testing.T) {
 			req: detect.Request{ClientIP: ip6}, start: 80, wantScore: 3, wantSrc: detect.SourceReputation, wantKey: "net:2001:db8::/64"},
 		{name: "session beats ip on tie, tags merged",
 			stored: []Verdict{{Key: "session:s", Score: 5, Tags: []string{"ip-rotation"}, Source: detect.SourceBehavioral}, {Key: KeyIP(ip), Score: 5, Tags: []string{"burst"}, Source: detect.SourceBehavioral}},
-			req:    detect.Request{ClientIP: ip, Session: &detect.Session{ID: "s"}}, start: 80, wantScore: 5, wantSrc: detect.SourceBehavioral, wantKey: "session:s", wantTags: []string{"ip-rotation", "burst"}},
+			req:    detect.Request{ClientIP: ip}, session: "s", start: 80, wantScore: 5, wantSrc: detect.SourceBehavioral, wantKey: "session:s", wantTags: []string{"ip-rotation", "burst"}},
 		{name: "lowest wins", stored: []Verdict{{Key: "session:s", Score: 20}, {Key: "ja4:t13d", Score: 1, Source: detect.SourceAnomaly, Tags: []string{"anomaly"}}},
-			req:   detect.Request{ClientIP: ip, Session: &detect.Session{ID: "s"}, Headers: detect.Headers{detect.HeaderJA4: "t13d"}},
+			req: detect.Request{ClientIP: ip, Headers: detect.Headers{detect.HeaderJA4: "t13d"}}, session: "s",
 			start: 80, wantScore: 1, wantSrc: detect.SourceAnomaly, wantKey: "ja4:t13d", wantTags: []string{"anomaly"}},
 		{name: "tag-only verdict keeps score", stored: []Verdict{{Key: KeyIP(ip), Score: 55, Source: detect.SourceBehavioral, Tags: []string{"ua-rotation"}}},
 			req: detect.Request{ClientIP: ip}, start: 80, wantScore: 80, wantSrc: detect.SourceML, wantKey: "ip:198.51.100.7", wantTags: []string{"ua-rotation"}},
@@ -188,6 +189,9 @@ func TestEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := &detect.Verdict{}
+			if tt.session != "" {
+				v.Session = &detect.Session{ID: tt.session}
+			}
 			if tt.start == 1 {
 				v.Automated(detect.SourceHeuristics, 0)
 			} else {
@@ -225,11 +229,15 @@ func TestEngineConfigValidate(t *testing.T) {
 	}
 }
 
-// benchRequest is a typical Check: a session, an address and a JA4.
+// benchRequest is a typical Check: an address and a JA4 (the session is
+// on the verdict, see benchSession).
 func benchRequest() *detect.Request {
-	return &detect.Request{ClientIP: netip.MustParseAddr("203.0.113.9"), Session: &detect.Session{ID: "0123456789abcdef"},
+	return &detect.Request{ClientIP: netip.MustParseAddr("203.0.113.9"),
 		Headers: detect.Headers{detect.HeaderJA4: "t13d1516h2_8daaf6152771_b186095e22b6"}}
 }
+
+// benchSession is the session engine's finding for benchRequest.
+var benchSession = &detect.Session{ID: "0123456789abcdef"}
 
 // BenchmarkEngine measures one hot-path lookup (4 keys) against a baseline
 // engine that does nothing, in the same run: ns/op of Miss/Hit minus
@@ -246,7 +254,7 @@ func BenchmarkEngine(b *testing.B) {
 	run := func(b *testing.B, eng detect.Engine, r *detect.Request) {
 		b.ReportAllocs()
 		for b.Loop() {
-			v := detect.Verdict{Score: 80}
+			v := detect.Verdict{Score: 80, Session: benchSession}
 			_ = eng.Evaluate(ctx, r, &v)
 		}
 	}

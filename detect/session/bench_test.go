@@ -45,16 +45,15 @@ func BenchmarkCookieLookupBaseline(b *testing.B) {
 }
 
 // BenchmarkEvaluate is the session engine on a request with a valid
-// cookie: open, bind, build Request.Session, apply the JS-passed evidence.
+// cookie: open, bind, build Verdict.Session, apply the JS-passed evidence.
 func BenchmarkEvaluate(b *testing.B) {
 	m := benchManager(b)
 	r := benchRequest(b, m)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Session = nil
 		v := detect.Verdict{}
-		if err := m.Evaluate(ctx, r, &v); err != nil || r.Session == nil {
+		if err := m.Evaluate(ctx, r, &v); err != nil || v.Session == nil {
 			b.Fatal("cookie not honoured")
 		}
 	}

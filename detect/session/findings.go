@@ -16,10 +16,13 @@ var findingTags = [...]string{
 	"no-languages",             // navigator.languages empty
 	"permissions-inconsistent", // Notification.permission vs permissions.query disagree
 	"no-window-chrome",         // Chrome UA without window.chrome
-	"window-size",              // zero outer window or window larger than the screen
+	"window-size",              // zero outer window, window larger than the screen, or a redefined screen size
 	"ua-mismatch",              // UA and UA-CH disagree (brand or platform)
 	"js-signals-missing",       // the submission carried no signals
 	"product-sub",              // navigator.productSub wrong for the engine
+	"worker-mismatch",          // a worker's navigator or WebGL disagrees with the page's
+	"tampered",                 // a navigator getter or native function replaced by JavaScript
+	"synthetic-events",         // input events dispatched by a script (isTrusted false)
 }
 
 // EncodeFindings turns tags into the cookie bitmask; unknown tags are

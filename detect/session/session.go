@@ -1,6 +1,6 @@
 // Package session carries a client's state between requests in a sealed
 // cookie (see detect/token): the Manager is the detect.Engine that reads the
-// cookie into Request.Session and the verdict's JS/challenge flags, and the
+// cookie into Verdict.Session and the verdict's JS/challenge flags, and the
 // detect.Finisher that issues and refreshes it.
 //
 // Like Netacea's _mitata and Cloudflare's __cf_bm, the cookie is trusted on
@@ -229,7 +229,7 @@ func (m *Manager) Pending(r *detect.Request, v *detect.Verdict) (c token.Claims,
 func (m *Manager) Name() string { return "session" }
 
 // Evaluate implements detect.Engine: a valid, bound cookie becomes
-// r.Session and sets the verdict's challenge and JS flags; anything else is
+// v.Session and sets the verdict's challenge and JS flags; anything else is
 // counted by reason and ignored (the request is judged as if cookieless).
 func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdict) error {
 	c, err := m.ReadRequest(r)
@@ -260,7 +260,7 @@ func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdi
 		Blocked:         c.Flags.Has(token.Blocked),
 		Revalidate:      now.Sub(time.Unix(c.IssuedAt, 0)) >= m.cfg.Revalidate,
 	}
-	r.Session = s
+	v.Session = s
 	m.apply(s, c.Findings, v)
 	return nil
 }
@@ -299,7 +299,7 @@ func (m *Manager) Finish(_ context.Context, r *detect.Request, v *detect.Verdict
 	ua := r.UserAgent()
 	var c token.Claims
 	reason := IssueRefresh
-	if s := r.Session; s == nil {
+	if s := v.Session; s == nil {
 		c = m.Fresh(r.ClientIP, ua, now)
 		reason = IssueNew
 	} else {

@@ -95,8 +95,8 @@ func TestEvaluateCookies(t *testing.T) {
 			if err := m.Evaluate(context.Background(), r, v); err != nil {
 				t.Fatal(err)
 			}
-			if (r.Session != nil) != tc.session {
-				t.Fatalf("session = %+v, want present=%v", r.Session, tc.session)
+			if (v.Session != nil) != tc.session {
+				t.Fatalf("session = %+v, want present=%v", v.Session, tc.session)
 			}
 			if got := metricstest.Value(t, m.results.WithLabelValues(tc.result)) - before; got != 1 {
 				t.Fatalf("result %q counted %v times", tc.result, got)
@@ -172,8 +172,8 @@ func TestEvaluateFlags(t *testing.T) {
 			if v.JSDetectionChecked != tc.js || v.JSDetectionPassed != tc.jsPass || v.ChallengePassed != tc.challenge {
 				t.Errorf("flags checked=%v passed=%v challenge=%v", v.JSDetectionChecked, v.JSDetectionPassed, v.ChallengePassed)
 			}
-			if r.Session.NoJS != tc.flags.Has(token.NoJS) || r.Session.Blocked != tc.flags.Has(token.Blocked) {
-				t.Errorf("session %+v", r.Session)
+			if v.Session.NoJS != tc.flags.Has(token.NoJS) || v.Session.Blocked != tc.flags.Has(token.Blocked) {
+				t.Errorf("session %+v", v.Session)
 			}
 		})
 	}
@@ -186,12 +186,12 @@ func TestRevalidate(t *testing.T) {
 		after time.Duration
 		want  bool
 	}{{0, false}, {59 * time.Second, false}, {time.Minute, true}, {time.Hour, true}} {
-		r := request("192.0.2.10", ck, t0.Add(tc.after))
-		if err := m.Evaluate(context.Background(), r, &detect.Verdict{}); err != nil {
+		r, v := request("192.0.2.10", ck, t0.Add(tc.after)), &detect.Verdict{}
+		if err := m.Evaluate(context.Background(), r, v); err != nil {
 			t.Fatal(err)
 		}
-		if r.Session.Revalidate != tc.want {
-			t.Errorf("after %v: Revalidate = %v", tc.after, r.Session.Revalidate)
+		if v.Session.Revalidate != tc.want {
+			t.Errorf("after %v: Revalidate = %v", tc.after, v.Session.Revalidate)
 		}
 	}
 }
@@ -252,16 +252,16 @@ func TestFinish(t *testing.T) {
 			// The new cookie opens for the same client and carries the state.
 			next := request("192.0.2.10", sc.Name+"="+sc.Value, tc.at.Add(time.Second))
 			nv := &detect.Verdict{}
-			if err := m.Evaluate(context.Background(), next, nv); err != nil || next.Session == nil {
+			if err := m.Evaluate(context.Background(), next, nv); err != nil || nv.Session == nil {
 				t.Fatalf("reissued cookie not honoured: %v", err)
 			}
-			if r.Session != nil {
-				if next.Session.ID != r.Session.ID || next.Session.JSPassed != r.Session.JSPassed {
-					t.Fatalf("state not carried forward: %+v vs %+v", next.Session, r.Session)
+			if v.Session != nil {
+				if nv.Session.ID != v.Session.ID || nv.Session.JSPassed != v.Session.JSPassed {
+					t.Fatalf("state not carried forward: %+v vs %+v", nv.Session, v.Session)
 				}
 			}
-			if next.Session.Score != v.Score {
-				t.Fatalf("cookie score %d, verdict %d", next.Session.Score, v.Score)
+			if nv.Session.Score != v.Score {
+				t.Fatalf("cookie score %d, verdict %d", nv.Session.Score, v.Score)
 			}
 		})
 	}

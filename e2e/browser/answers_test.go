@@ -15,6 +15,7 @@ import (
 
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/detect/challenge"
 	"github.com/botwarden/botwarden/detect/session"
 	"github.com/botwarden/botwarden/detect/token"
 	"github.com/botwarden/botwarden/e2e"
@@ -64,6 +65,17 @@ func TestReplayedAndTamperedBrowserAnswers(t *testing.T) {
 			f.Set(k, v)
 			return f.Encode()
 		}
+		// rebound is alter with the binding digest recomputed, as a client
+		// that knows the scheme would.
+		rebound := func(k, v string) string {
+			f := url.Values{}
+			for key, vals := range form {
+				f[key] = vals
+			}
+			f.Set(k, v)
+			f.Set("s_bd", challenge.BindSignals(f.Get("n"), f))
+			return f.Encode()
+		}
 		tk := []byte(form.Get("n"))
 		if tk[len(tk)/2] == 'A' { // another base64url character: another byte
 			tk[len(tk)/2] = 'B'
@@ -77,7 +89,10 @@ func TestReplayedAndTamperedBrowserAnswers(t *testing.T) {
 			says       string
 		}{
 			{"replayed as posted", bodies[0], http.StatusForbidden, "already used"},
-			{"replayed with clean signals", alter("s_wd", "0"), http.StatusForbidden, "already used"},
+			// Edited signals no longer match the digest the page bound them
+			// to the ticket with: refused before the replay store is asked.
+			{"replayed with clean signals", alter("s_wd", "0"), http.StatusBadRequest, "signals_unbound"},
+			{"replayed with clean signals, digest recomputed", rebound("s_wd", "0"), http.StatusForbidden, "already used"},
 			{"tampered ticket", alter("n", string(tk)), http.StatusBadRequest, "bad_signature"},
 			{"another counter", alter("c", strconv.FormatUint(counter+1, 10)), http.StatusBadRequest, "bad_work"},
 		} {
@@ -86,7 +101,7 @@ func TestReplayedAndTamperedBrowserAnswers(t *testing.T) {
 				t.Errorf("%s: %d %q, want %d with %q and no cookie", tc.name, resp.StatusCode, body, tc.status, tc.says)
 			}
 		}
-		for result, want := range map[string]float64{"failed": 1, "replayed": 2, "bad_signature": 1, "bad_work": 1, "passed": 0} {
+		for result, want := range map[string]float64{"failed": 1, "replayed": 2, "signals_unbound": 1, "bad_signature": 1, "bad_work": 1, "passed": 0} {
 			if got := s.submissions(result); got != want {
 				t.Errorf("botwarden counted %v %s answers, want %v", got, result, want)
 			}
@@ -151,15 +166,22 @@ func TestExpiredAnswer(t *testing.T) {
 			}
 			return page{ticket: tk + "&c=" + strconv.FormatUint(solve(tk, bits), 10), cookie: sc.Name + "=" + sc.Value}
 		}
-		signals := url.Values{"s_wd": {"0"}, "s_ua": {ua}, "s_lg": {"en-US"}, "s_pl": {"5"}, "s_ch": {"object"}, "s_ow": {"1200"}, "s_oh": {"900"}}.Encode()
+		// signals are a page's readings, bound to the ticket as the page
+		// binds them.
+		signals := func(p page) string {
+			tk, _, _ := strings.Cut(p.ticket, "&")
+			v := url.Values{"s_wd": {"0"}, "s_ua": {ua}, "s_lg": {"en-US"}, "s_pl": {"5"}, "s_ch": {"object"}, "s_ow": {"1200"}, "s_oh": {"900"}}
+			v.Set("s_bd", challenge.BindSignals(tk, v))
+			return v.Encode()
+		}
 
 		inTime := fetch()
-		if resp, body := post(t, s, "127.0.0.1", ua, inTime.cookie, "n="+inTime.ticket+"&"+signals); resp.StatusCode != http.StatusSeeOther {
+		if resp, body := post(t, s, "127.0.0.1", ua, inTime.cookie, "n="+inTime.ticket+"&"+signals(inTime)); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("control answer refused: %d %s", resp.StatusCode, body)
 		}
 		late := fetch()
 		time.Sleep(ttl + 1500*time.Millisecond)
-		resp, body := post(t, s, "127.0.0.1", ua, late.cookie, "n="+late.ticket+"&"+signals)
+		resp, body := post(t, s, "127.0.0.1", ua, late.cookie, "n="+late.ticket+"&"+signals(late))
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "expired") {
 			t.Fatalf("late answer: %d %s", resp.StatusCode, body)
 		}

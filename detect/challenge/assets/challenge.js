@@ -50,6 +50,11 @@
     s.oh = safe(function () { return w.outerHeight; }, 0);
     s.iw = safe(function () { return w.innerWidth; }, 0);
     s.ih = safe(function () { return w.innerHeight; }, 0);
+    s.npf = safe(function () { return n.platform; }, "");
+    s.dpr = safe(function () { return w.devicePixelRatio; }, 0);
+    // The media query is answered by the layout engine, screen.width by a
+    // property a patch can redefine: they disagree when it does.
+    s.mq = safe(function () { return w.matchMedia("(device-width: " + screen.width + "px)").matches ? 1 : 0; }, "err");
     var gl = safe(function () {
       var c = document.createElement("canvas");
       var g = c.getContext("webgl") || c.getContext("experimental-webgl");
@@ -100,6 +105,125 @@
       return navigator.permissions.query({ name: "notifications" })
         .then(function (p) { return p.state; }, function () { return "err"; });
     } catch (e) { return Promise.resolve("err"); }
+  }
+
+  // --- What a stealth patch has trouble keeping consistent --------------
+  // Patches run as page JavaScript before this script: they can redefine
+  // what the main thread reads, but a replaced getter or function has the
+  // shape of JavaScript, not of the browser's own code, and a worker is a
+  // fresh realm they do not reach.
+
+  // Frames of a stack trace in script code that is not this page's: an
+  // injected wrapper (a Proxy trap, an evaluate-on-new-document script)
+  // shows up as one. The browser's own built-ins have no line and column.
+  var here = location.href.split("#")[0];
+  function foreignFrames(stack) {
+    var lines = String(stack || "").split("\n"), n = 0;
+    for (var i = 1; i < lines.length; i++) {
+      var l = lines[i];
+      if (!/^\s+at /.test(l) || !/:\d+:\d+\)?$/.test(l)) continue;
+      if (l.indexOf(here) < 0) n++;
+    }
+    return n;
+  }
+
+  function tampering() {
+    var found = [];
+    var fts = Function.prototype.toString;
+    function src(f) { try { return fts.call(f); } catch (e) { return "err"; } }
+    // Function.prototype.toString itself, and what it says of itself.
+    if (!/^function toString\(\) \{\s*\[native code\]\s*\}$/.test(src(fts))) found.push("fn:toString");
+    try { fts.call(null); found.push("noerr:toString"); } catch (e) { if (foreignFrames(e.stack)) found.push("stack:toString"); }
+    var proto = Object.getPrototypeOf(navigator);
+    var props = ["webdriver", "languages", "plugins", "mimeTypes", "hardwareConcurrency", "userAgent", "appVersion", "platform", "vendor", "permissions", "deviceMemory"];
+    for (var i = 0; i < props.length; i++) {
+      var name = props[i];
+      var d = Object.getOwnPropertyDescriptor(proto, name);
+      if (!d) {
+        // Every Chromium and Firefox has webdriver on Navigator.prototype;
+        // a patch that deletes it to hide "true" leaves a hole.
+        if (name === "webdriver" && (/Chrome\/|Firefox\//.test(navigator.userAgent))) found.push("missing:webdriver");
+        continue;
+      }
+      if (!d.get) { found.push("value:" + name); continue; }
+      if (!new RegExp("^function get " + name + "\\(\\) \\{\\s*\\[native code\\]\\s*\\}$").test(src(d.get))) found.push("getter:" + name);
+      try { d.get.call(Object.create(null)); found.push("noerr:" + name); } catch (e) { if (foreignFrames(e.stack)) found.push("stack:" + name); }
+    }
+    var own = Object.getOwnPropertyNames(navigator);
+    for (var j = 0; j < own.length; j++) found.push("own:" + own[j]);
+    var fns = [["query", window.Permissions && Permissions.prototype.query], ["getParameter", window.WebGLRenderingContext && WebGLRenderingContext.prototype.getParameter],
+      ["toDataURL", HTMLCanvasElement.prototype.toDataURL], ["getContext", HTMLCanvasElement.prototype.getContext]];
+    for (var k = 0; k < fns.length; k++) {
+      if (typeof fns[k][1] !== "function") continue;
+      if (!new RegExp("^function " + fns[k][0] + "\\(\\) \\{\\s*\\[native code\\]\\s*\\}$").test(src(fns[k][1]))) found.push("fn:" + fns[k][0]);
+    }
+    return found.join(",");
+  }
+
+  // The same navigator readings in a dedicated worker (inline, from a
+  // blob: URL the page's CSP allows), and its WebGL renderer through an
+  // OffscreenCanvas.
+  function workerSignals() {
+    return new Promise(function (resolve) {
+      var done = false, w, url, got = { st: "timeout" };
+      function finish() {
+        if (done) return;
+        done = true;
+        try { if (w) w.terminate(); if (url) URL.revokeObjectURL(url); } catch (e) {}
+        resolve(got);
+      }
+      try {
+        var code = "var n=self.navigator,o={st:'ok'};function g(f,d){try{var v=f();return v===undefined?d:v}catch(e){return 'err'}}" +
+          "o.ua=g(function(){return n.userAgent},'');o.lg=g(function(){return (n.languages||[]).join(',')},'');" +
+          "o.hc=g(function(){return n.hardwareConcurrency},0);o.pf=g(function(){return n.platform},'');" +
+          "o.br=g(function(){return n.userAgentData?n.userAgentData.brands.map(function(b){return b.brand+'/'+b.version}).join(','):'n/a'},'n/a');" +
+          "postMessage(o);" +
+          // WebGL second: without a GPU process creating a context can take
+          // long, and the navigator readings must not wait for it.
+          "postMessage({gr:g(function(){if(typeof OffscreenCanvas==='undefined')return 'n/a';var c=new OffscreenCanvas(1,1),x=c.getContext('webgl');if(!x)return 'none';" +
+          "var d=x.getExtension('WEBGL_debug_renderer_info');return d?x.getParameter(d.UNMASKED_RENDERER_WEBGL):x.getParameter(x.RENDERER)},'err')});";
+        url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+        w = new Worker(url);
+        w.onmessage = function (e) {
+          var d = e.data || {};
+          if (d.st) { got = d; return; }
+          got.gr = d.gr;
+          finish();
+        };
+        w.onerror = function () { got = { st: "error" }; finish(); };
+        setTimeout(finish, 3000);
+      } catch (e) { got = { st: "unsupported" }; finish(); }
+    });
+  }
+
+  // Input events while the page runs: a person may not touch anything in
+  // a second, so none is fine; events the page did not get from the
+  // window system (isTrusted false) are a script's.
+  var events = { t: 0, u: 0 };
+  var evNames = ["mousemove", "mousedown", "keydown", "touchstart", "pointerdown", "wheel", "scroll"];
+  for (var ei = 0; ei < evNames.length; ei++) {
+    window.addEventListener(evNames[ei], function (e) { if (e.isTrusted) events.t++; else events.u++; }, { capture: true, passive: true });
+  }
+
+  // Binds the signals to this page's ticket: a digest over the ticket and
+  // every s_ field, which the server recomputes, so an answer's readings
+  // cannot be posted with another ticket.
+  function hex(b) {
+    var out = "";
+    for (var i = 0; i < b.length; i++) out += (b[i] < 16 ? "0" : "") + b[i].toString(16);
+    return out;
+  }
+  function binding(sig) {
+    var keys = [];
+    for (var k in sig) keys.push("s_" + k);
+    keys.sort();
+    var text = nonce;
+    for (var i = 0; i < keys.length; i++) text += "\n" + keys[i] + "=" + sig[keys[i].slice(2)];
+    var bytes = enc.encode(text);
+    if (window.crypto && crypto.subtle && crypto.subtle.digest) {
+      return crypto.subtle.digest("SHA-256", bytes).then(function (h) { return hex(new Uint8Array(h)); });
+    }
+    return Promise.resolve(hex(sha256(bytes)));
   }
 
   // --- SHA-256 proof of work ---------------------------------------------
@@ -197,14 +321,29 @@
   }
 
   var sig = signals();
+  sig.tp = safe(tampering, "err");
   say("Working…");
   var work = (window.crypto && crypto.subtle && crypto.subtle.digest) ? solveSubtle() : solvePlain();
-  Promise.all([work, permissionState()]).then(function (r) {
+  Promise.all([work, permissionState(), workerSignals()]).then(function (r) {
     sig.pq = r[1];
+    var wk = r[2] || {};
+    sig.wst = wk.st || "empty";
+    sig.wua = wk.ua === undefined ? "" : wk.ua;
+    sig.wlg = wk.lg === undefined ? "" : wk.lg;
+    sig.whc = wk.hc === undefined ? "" : wk.hc;
+    sig.wpf = wk.pf === undefined ? "" : wk.pf;
+    sig.wbr = wk.br === undefined ? "" : wk.br;
+    sig.wgr = wk.gr === undefined ? "" : wk.gr;
+    sig.evt = events.t;
+    sig.evu = events.u;
     sig.ms = Date.now() - started;
-    add("c", r[0]);
-    for (var k in sig) add("s_" + k, sig[k]);
-    say("Done, continuing…");
-    form.submit();
+    for (var k in sig) sig[k] = String(sig[k]).slice(0, 500);
+    return binding(sig).then(function (bd) {
+      add("c", r[0]);
+      for (var k in sig) add("s_" + k, sig[k]);
+      add("s_bd", bd);
+      say("Done, continuing…");
+      form.submit();
+    });
   });
 })();

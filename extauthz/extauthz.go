@@ -2,9 +2,9 @@ package extauthz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -33,7 +33,7 @@ type Options struct {
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
-	pipeline  atomic.Pointer[detect.Pipeline]
+	pipeline  *detect.Pipeline
 	responder detect.Responder
 	cfg       Config
 	lim       limits
@@ -41,10 +41,13 @@ type Server struct {
 	m         *metrics
 }
 
-// New builds a Server deciding with p (which may be replaced later with
-// SetPipeline, e.g. on policy reload). It fails only on an invalid config or
-// a metrics registration conflict.
+// New builds a Server deciding with p; the policy reloads inside p's
+// decider, so p itself never changes. It fails only on a nil pipeline, an
+// invalid config or a metrics registration conflict.
 func New(p *detect.Pipeline, opts Options) (*Server, error) {
+	if p == nil {
+		return nil, errors.New("extauthz: nil pipeline")
+	}
 	if err := opts.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("extauthz: %w", err)
 	}
@@ -52,16 +55,12 @@ func New(p *detect.Pipeline, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{responder: opts.Responder, cfg: opts.Config, lim: opts.Config.limits(), log: opts.Logger, m: m}
+	s := &Server{pipeline: p, responder: opts.Responder, cfg: opts.Config, lim: opts.Config.limits(), log: opts.Logger, m: m}
 	if s.responder == nil {
 		s.responder = BlockResponder{}
 	}
-	s.pipeline.Store(p)
 	return s, nil
 }
-
-// SetPipeline swaps the pipeline; checks in flight finish on the old one.
-func (s *Server) SetPipeline(p *detect.Pipeline) { s.pipeline.Store(p) }
 
 // Register mounts the Authorization service on a gRPC server, which must
 // have been built with ServerOption: Check requests arrive decoded by
@@ -81,7 +80,8 @@ func VTProtobuf() bool { return wire.VTProtobuf() }
 // callers; the gRPC server answers with checkWire. It never returns an
 // error: a denial is a CheckResponse with a non-OK status, and a gRPC
 // error would make Envoy apply failure_mode_allow / status_on_error
-// instead.
+// instead. Answers share read-only parts (header options): do not modify
+// one.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	resp, r, v := s.check(ctx, req)
 	md := newStructMetadata()
@@ -105,51 +105,15 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	r, iss := fromCheckRequest(req, s.cfg.ClientIP, s.lim)
 	var v *detect.Verdict
 	if req == nil {
-		v = safeVerdict("nil-request")
+		// Only an in-process caller can send none; there is nothing to judge.
+		v = s.pipeline.SafeVerdict("error", "nil-request")
 	} else {
-		r, v = s.decide(ctx, r)
+		v = s.pipeline.Check(ctx, r)
 	}
 	resp := s.checkResponse(r, v)
 	s.m.observe(TransportGRPC, v, iss, time.Since(start))
 	s.logDecision(TransportGRPC, r, v, iss)
 	return resp, r, v
-}
-
-// decide runs the pipeline. It hands the pipeline a copy of r: when the
-// budget runs out the pipeline returns a fallback while its engines may
-// still be writing to the request they got (the session engine sets
-// Session), so after a fallback the untouched original is used.
-func (s *Server) decide(ctx context.Context, r *detect.Request) (out *detect.Request, v *detect.Verdict) {
-	p := s.pipeline.Load()
-	if p == nil {
-		return r, safeVerdict("no-pipeline")
-	}
-	defer func() {
-		// A panicking decider or finisher must cost the decision, not the
-		// process: grpc-go does not recover handler panics.
-		if x := recover(); x != nil {
-			s.m.panics.Inc()
-			s.log.Error().Interface("panic", x).Str("request_id", r.ID).Msg("check panicked; answering with the safe verdict")
-			out, v = r, safeVerdict("internal-error")
-			v.Errors = 1
-		}
-	}()
-	work := *r
-	v = p.Check(ctx, &work)
-	if v == nil {
-		return r, safeVerdict("nil-verdict")
-	}
-	if v.Deadline {
-		return r, v
-	}
-	return &work, v
-}
-
-// safeVerdict allows, computes nothing and says why in its tags.
-func safeVerdict(tag string) *detect.Verdict {
-	v := &detect.Verdict{Source: detect.SourceNotComputed, Action: detect.ActionAllow, EnforcedAction: detect.ActionAllow}
-	v.AddTags(tag)
-	return v
 }
 
 // respond renders an enforced denial, never panicking: a broken responder
