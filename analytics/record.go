@@ -122,8 +122,8 @@ func FromDecision(r *detect.Request, v *detect.Verdict, ref string) Record {
 	if len(v.DetectionIDs) > 0 {
 		rec.BotDetectionIDs = append([]int(nil), v.DetectionIDs...)
 	}
-	if r.Session != nil {
-		rec.SessionID = r.Session.ID
+	if v.Session != nil {
+		rec.SessionID = v.Session.ID
 	}
 	if r.ClientIP.IsValid() {
 		rec.ClientIP = r.ClientIP.String()
