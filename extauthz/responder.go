@@ -48,6 +48,7 @@ func RetryAfterSeconds(d time.Duration) int {
 const maxRefLen = 128
 
 func blockPage(title, text, ref string) []byte {
+	ray := detect.RayID(ref) // of the whole id, as the analytics store computes it
 	if len(ref) > maxRefLen {
 		ref = ref[:maxRefLen]
 	}
@@ -63,9 +64,13 @@ func blockPage(title, text, ref string) []byte {
 	b = append(b, text...)
 	b = append(b, "</p>"...)
 	if ref != "" {
+		// The short reference is what the site's log explorer finds the
+		// request by; the request id stays for logs that only know it.
 		b = append(b, "<p>If you think this is a mistake, contact the site owner and quote reference <code>"...)
+		b = append(b, ray...)
+		b = append(b, "</code> (request <code>"...)
 		b = append(b, html.EscapeString(ref)...)
-		b = append(b, "</code>.</p>"...)
+		b = append(b, "</code>).</p>"...)
 	}
 	b = append(b, "</body></html>\n"...)
 	return b

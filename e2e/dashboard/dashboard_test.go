@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,13 +104,45 @@ func TestDashboardInChromium(t *testing.T) {
 	})
 	origin := e2e.StartOrigin(t)
 	gw := e2e.StartGateway(t, "in-repo", bw, origin, gateway.Options{})
-	traffic := map[string]int{xssUA: 7, chromeUA: 5, "curl/8.5.0": 3}
+	traffic := map[string]int{xssUA: 7, chromeUA: 5, "curl/8.5.0": 4} // curl: 3 here, 1 below
 	send(t, gw.URL(), "/xss/<script>alert(1)</script>", xssUA, traffic[xssUA])
 	send(t, gw.URL(), "/products/1", chromeUA, traffic[chromeUA])
-	send(t, gw.URL(), "/api/list", "curl/8.5.0", traffic["curl/8.5.0"])
-	const total = 15
+	send(t, gw.URL(), "/api/list", "curl/8.5.0", 3)
+	const total = 16
 
 	admin := "http://" + bw.Server.AdminAddr().String()
+	// "Why was I blocked?": the block page's reference finds the request.
+	req, _ := http.NewRequest("GET", gw.URL()+"/api/list?why", nil)
+	req.Header.Set("User-Agent", "curl/8.5.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`reference <code>([0-9a-f]{16})</code>`).FindSubmatch(page)
+	if resp.StatusCode != 403 || m == nil {
+		t.Fatalf("block page %d without a reference: %s", resp.StatusCode, page)
+	}
+	ray := string(m[1])
+	var found struct {
+		Records []struct {
+			RayID, BotAction, BotRuleID string
+			BotDetectionIDs             []int
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(found.Records) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(admin + "/api/v1/events?since=1h&ray_id=" + ray)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&found)
+		resp.Body.Close()
+	}
+	if len(found.Records) != 1 || found.Records[0].BotAction != "block" || found.Records[0].BotRuleID == "" || len(found.Records[0].BotDetectionIDs) == 0 {
+		t.Fatalf("reference %s finds %+v; want the one blocked request with its rule and detections", ray, found.Records)
+	}
+
 	// Every request stored, each joined with its access-log entry.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
