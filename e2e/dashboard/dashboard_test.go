@@ -21,6 +21,7 @@ import (
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/e2e"
 	"github.com/botwarden/botwarden/e2e/gateway"
+	"github.com/botwarden/botwarden/extauthz"
 )
 
 // chromium returns Debian's chromium. As root (CI, which installs it) a
@@ -137,6 +138,32 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if len(found.Records) != 1 || found.Records[0].BotAction != "block" || found.Records[0].BotRuleID == "" || len(found.Records[0].BotDetectionIDs) == 0 {
 		t.Fatalf("reference %s finds %+v; want the one blocked request with its rule and detections", ray, found.Records)
+	}
+	// The page's "I am human" form, through the gateway as a visitor sends
+	// it: accepted for the real reference, refused for a made-up one.
+	for _, c := range []struct {
+		ray  string
+		code int
+	}{{ray, 200}, {"0123456789abcdef", 404}} {
+		resp, err := http.PostForm(gw.URL()+extauthz.FeedbackPath, url.Values{"ray": {c.ray}, "message": {"I was buying socks"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Fatalf("feedback form for %s: %d, want %d: %s", c.ray, resp.StatusCode, c.code, body)
+		}
+	}
+	var fb struct {
+		Feedback []struct{ Kind, RayID, Key, Description string } `json:"feedback"`
+	}
+	if resp, err := http.Get(admin + "/api/v1/feedback"); err == nil {
+		json.NewDecoder(resp.Body).Decode(&fb)
+		resp.Body.Close()
+	}
+	if len(fb.Feedback) != 1 || fb.Feedback[0].Kind != "false_positive" || !strings.Contains(fb.Feedback[0].Description, "socks") {
+		t.Fatalf("feedback after the visitor's report: %+v", fb.Feedback)
 	}
 
 	// Every request stored, each joined with its access-log entry.
