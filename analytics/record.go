@@ -63,17 +63,11 @@ type Record struct {
 // same for every part of botwarden that sees the same x-request-id; a
 // random one when the request carried none.
 func Ref(requestID string) string {
-	var b [8]byte
-	if requestID == "" {
-		rand.Read(b[:])
-	} else {
-		h := fnv.New64a()
-		h.Write([]byte(requestID))
-		v := h.Sum64()
-		for i := range b {
-			b[i] = byte(v >> (56 - 8*i))
-		}
+	if id := detect.RayID(requestID); id != "" {
+		return id
 	}
+	var b [8]byte
+	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 

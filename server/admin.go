@@ -14,6 +14,8 @@ import (
 	"github.com/botwarden/botwarden/admin"
 	"github.com/botwarden/botwarden/analytics"
 	"github.com/botwarden/botwarden/analytics/dashboard"
+	"github.com/botwarden/botwarden/detect/ratelimit"
+	"github.com/botwarden/botwarden/extauthz"
 )
 
 // wireAnalytics opens the analytics store and hooks its writer onto the
@@ -29,6 +31,15 @@ func (s *Server) wireAnalytics() (*analytics.Service, error) {
 	s.pipeline.Finishers = append(s.pipeline.Finishers, svc.In)
 	s.background = append(s.background, svc.Run)
 	s.closers = append(s.closers, svc.Close)
+	// The block page's "I am human" form, on the Envoy-facing port where
+	// visitors can reach it; its own limiter (no metrics: the policy's
+	// limiter owns the ratelimit metric names).
+	lim, err := ratelimit.NewLocal(ratelimit.DefaultConfig(), s.log.With().Str("component", "visitor-feedback").Logger(), nil)
+	if err != nil {
+		return nil, err
+	}
+	s.background = append(s.background, func(ctx context.Context) { lim.Run(ctx) })
+	s.mux.Handle("POST "+extauthz.FeedbackPath, svc.VisitorHandler(s.cfg.ExtAuthz.HTTP.ClientIP.FromHTTP, lim))
 	return svc, s.wireAdmin(svc)
 }
 

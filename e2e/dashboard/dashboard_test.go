@@ -1,7 +1,3 @@
-// Package dashboard drives real Chromium through the Bots dashboard on the
-// admin listener after known traffic went through the in-repo gateway, and
-// checks the numbers it shows against the traffic sent and that a user
-// agent carrying markup is shown as text and runs nothing.
 package dashboard
 
 import (
@@ -9,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/e2e"
 	"github.com/botwarden/botwarden/e2e/gateway"
+	"github.com/botwarden/botwarden/extauthz"
 )
 
 // chromium returns Debian's chromium. As root (CI, which installs it) a
@@ -102,13 +101,71 @@ func TestDashboardInChromium(t *testing.T) {
 	})
 	origin := e2e.StartOrigin(t)
 	gw := e2e.StartGateway(t, "in-repo", bw, origin, gateway.Options{})
-	traffic := map[string]int{xssUA: 7, chromeUA: 5, "curl/8.5.0": 3}
+	traffic := map[string]int{xssUA: 7, chromeUA: 5, "curl/8.5.0": 4} // curl: 3 here, 1 below
 	send(t, gw.URL(), "/xss/<script>alert(1)</script>", xssUA, traffic[xssUA])
 	send(t, gw.URL(), "/products/1", chromeUA, traffic[chromeUA])
-	send(t, gw.URL(), "/api/list", "curl/8.5.0", traffic["curl/8.5.0"])
-	const total = 15
+	send(t, gw.URL(), "/api/list", "curl/8.5.0", 3)
+	const total = 16
 
 	admin := "http://" + bw.Server.AdminAddr().String()
+	// "Why was I blocked?": the block page's reference finds the request.
+	req, _ := http.NewRequest("GET", gw.URL()+"/api/list?why", nil)
+	req.Header.Set("User-Agent", "curl/8.5.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`reference <code>([0-9a-f]{16})</code>`).FindSubmatch(page)
+	if resp.StatusCode != 403 || m == nil {
+		t.Fatalf("block page %d without a reference: %s", resp.StatusCode, page)
+	}
+	ray := string(m[1])
+	var found struct {
+		Records []struct {
+			RayID, BotAction, BotRuleID string
+			BotDetectionIDs             []int
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(found.Records) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(admin + "/api/v1/events?since=1h&ray_id=" + ray)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&found)
+		resp.Body.Close()
+	}
+	if len(found.Records) != 1 || found.Records[0].BotAction != "block" || found.Records[0].BotRuleID == "" || len(found.Records[0].BotDetectionIDs) == 0 {
+		t.Fatalf("reference %s finds %+v; want the one blocked request with its rule and detections", ray, found.Records)
+	}
+	// The page's "I am human" form, through the gateway as a visitor sends
+	// it: accepted for the real reference, refused for a made-up one.
+	for _, c := range []struct {
+		ray  string
+		code int
+	}{{ray, 200}, {"0123456789abcdef", 404}} {
+		resp, err := http.PostForm(gw.URL()+extauthz.FeedbackPath, url.Values{"ray": {c.ray}, "message": {"I was buying socks"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Fatalf("feedback form for %s: %d, want %d: %s", c.ray, resp.StatusCode, c.code, body)
+		}
+	}
+	var fb struct {
+		Feedback []struct{ Kind, RayID, Key, Description string } `json:"feedback"`
+	}
+	if resp, err := http.Get(admin + "/api/v1/feedback"); err == nil {
+		json.NewDecoder(resp.Body).Decode(&fb)
+		resp.Body.Close()
+	}
+	if len(fb.Feedback) != 1 || fb.Feedback[0].Kind != "false_positive" || !strings.Contains(fb.Feedback[0].Description, "socks") {
+		t.Fatalf("feedback after the visitor's report: %+v", fb.Feedback)
+	}
+
 	// Every request stored, each joined with its access-log entry.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
