@@ -58,8 +58,11 @@ type Manager struct {
 	results *prometheus.CounterVec
 	issued  *prometheus.CounterVec
 	// absent and valid are results' children for the two outcomes of
-	// nearly every request, resolved once so Evaluate does no label lookup.
+	// nearly every request, resolved once so Evaluate does no label lookup;
+	// issuedBy holds issued's children for the known reasons, for the same
+	// reason (a cookie is issued on every first visit).
 	absent, valid prometheus.Counter
+	issuedBy      map[string]prometheus.Counter
 }
 
 // New builds a Manager. reg may be nil (metrics are then kept but not
@@ -91,6 +94,10 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Manager, e
 		}, []string{"reason"}),
 	}
 	m.absent, m.valid = m.results.WithLabelValues("absent"), m.results.WithLabelValues("valid")
+	m.issuedBy = make(map[string]prometheus.Counter)
+	for _, reason := range []string{IssueNew, IssueRefresh, IssueChallengePassed, IssueChallengeFailed, IssueNoJSPassed} {
+		m.issuedBy[reason] = m.issued.WithLabelValues(reason)
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.results, m.issued} {
 			if err := reg.Register(c); err != nil {
@@ -139,8 +146,13 @@ func (m *Manager) Open(value string, now time.Time) (token.Claims, error) {
 // host-only cookie beside a Domain one, say), the first that reads wins and
 // otherwise the first one's error is returned.
 func (m *Manager) ReadRequest(r *detect.Request) (token.Claims, error) {
+	return m.readRequest(r, m.Now(r))
+}
+
+// readRequest is ReadRequest at the request time now, for callers that
+// have already read it.
+func (m *Manager) readRequest(r *detect.Request, now time.Time) (token.Claims, error) {
 	var first error
-	now := m.Now(r)
 	for v := range cookieValues(r.Headers.Get("cookie"), m.cfg.CookieName) {
 		c, err := m.Read(v, r.ClientIP, r.UserAgent(), now)
 		if err == nil {
@@ -201,7 +213,11 @@ func (m *Manager) SetCookie(c token.Claims, now time.Time, reason string) (strin
 	if err != nil {
 		return "", fmt.Errorf("session: seal: %w", err)
 	}
-	m.issued.WithLabelValues(reason).Inc()
+	if n, ok := m.issuedBy[reason]; ok {
+		n.Inc()
+	} else {
+		m.issued.WithLabelValues(reason).Inc()
+	}
 	return m.cookie.format(val, max(int(c.Expiry-now.Unix()), 1)), nil
 }
 
@@ -232,7 +248,8 @@ func (m *Manager) Name() string { return "session" }
 // v.Session and sets the verdict's challenge and JS flags; anything else is
 // counted by reason and ignored (the request is judged as if cookieless).
 func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdict) error {
-	c, err := m.ReadRequest(r)
+	now := m.Now(r)
+	c, err := m.readRequest(r, now)
 	switch {
 	case errors.Is(err, ErrNoCookie):
 		m.absent.Inc()
@@ -247,7 +264,6 @@ func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdi
 		return nil
 	}
 	m.valid.Inc()
-	now := m.Now(r)
 	s := &detect.Session{
 		ID:              c.SessionID.String(),
 		IssuedAt:        time.Unix(c.IssuedAt, 0),
@@ -310,7 +326,7 @@ func (m *Manager) Finish(_ context.Context, r *detect.Request, v *detect.Verdict
 			return
 		}
 		var err error
-		if c, err = m.ReadRequest(r); err != nil {
+		if c, err = m.readRequest(r, now); err != nil {
 			return // cannot happen: the engine just read it
 		}
 		m.Renew(&c, r.ClientIP, ua, now)
