@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -54,6 +55,14 @@ type Manager struct {
 	cookie cookieFormat
 	log    zerolog.Logger
 	now    func() time.Time
+	// opened remembers the claims of cookies that opened, by value: a
+	// returning client sends the same cookie on every request, and the
+	// engine and the finisher both read it, so most reads would otherwise
+	// decrypt a value already decrypted. Only genuine values get in (a
+	// forged one never opens), and the ring's keys never change, so a
+	// value's claims stay what decryption gives; their times are checked
+	// again on every read.
+	opened *lru.Cache[string, token.Claims]
 
 	results *prometheus.CounterVec
 	issued  *prometheus.CounterVec
@@ -79,8 +88,12 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Manager, e
 		log.Warn().Msg("session: no keys configured; using a random key: cookies will not survive a restart or be shared by replicas")
 	}
 	ss, _ := sameSite(cfg.SameSite) // validated
+	opened, err := lru.New[string, token.Claims](openedCookies)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
 	m := &Manager{
-		cfg: cfg, ring: ring, log: log, now: time.Now,
+		cfg: cfg, ring: ring, log: log, now: time.Now, opened: opened,
 		cookie: newCookieFormat(http.Cookie{
 			Name: cfg.CookieName, Path: "/", Domain: cfg.Domain, Secure: cfg.Secure, HttpOnly: cfg.HTTPOnly, SameSite: ss,
 		}),
@@ -138,8 +151,20 @@ func (m *Manager) Read(value string, clientIP netip.Addr, ua string, now time.Ti
 // Open decodes a cookie value without checking the client binding (for
 // tools and tests that inspect a cookie).
 func (m *Manager) Open(value string, now time.Time) (token.Claims, error) {
-	return m.ring.Open(value, now)
+	if c, ok := m.opened.Get(value); ok {
+		return c, c.ValidAt(now)
+	}
+	c, err := m.ring.Open(value, now)
+	if err == nil {
+		// The value may point into a reused request buffer: keep a copy.
+		m.opened.Add(strings.Clone(value), c)
+	}
+	return c, err
 }
+
+// openedCookies bounds Manager.opened: the clients active at once on one
+// replica, at about 200 bytes each.
+const openedCookies = 8192
 
 // ReadRequest is Read for the session cookie of r. A missing cookie gives
 // ErrNoCookie. When the header carries the name more than once (a stale
