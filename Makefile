@@ -14,9 +14,9 @@ export GOFLAGS += -tags=vtprotobuf
 
 .PHONY: run build test deps generate vet fmt-check unit fuzz bench bench-go eval wasm clean
 
-## run: botwarden serve on embedded defaults (gRPC :9001, HTTP :8080); needs only Go
+## run: botwarden serve on embedded defaults (gRPC :9001, HTTP :8080, dashboard http://127.0.0.1:9090/, analytics kept in ./botwarden-analytics.duckdb); needs Go and a C/C++ compiler (gcc, g++: the DuckDB analytics store)
 run:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/botwarden serve $(ARGS)
+	BOTWARDEN_ANALYTICS_STORE_PATH=$${BOTWARDEN_ANALYTICS_STORE_PATH:-botwarden-analytics.duckdb} $(GO) run -ldflags "$(LDFLAGS)" ./cmd/botwarden serve $(ARGS)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/botwarden ./cmd/botwarden

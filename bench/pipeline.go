@@ -16,7 +16,7 @@ import (
 // driven, behind the harness's own ext_authz server on loopback.
 var newPipeline = func() (*detect.Pipeline, error) {
 	cfg := config.Default()
-	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr, cfg.Server.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	srv, err := server.New(cfg, zerolog.Nop())
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -15,6 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/botwarden/botwarden/accesslog"
+	"github.com/botwarden/botwarden/admin"
+	"github.com/botwarden/botwarden/analytics"
 	"github.com/botwarden/botwarden/cluster"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/behavior"
@@ -47,6 +49,8 @@ type Config struct {
 	Reputation Reputation        `yaml:"reputation"`
 	AccessLog  accesslog.Config  `yaml:"accesslog"`
 	Behavior   behavior.Config   `yaml:"behavior"`
+	Analytics  analytics.Config  `yaml:"analytics"`
+	Admin      admin.Config      `yaml:"admin"`
 	Cluster    cluster.Config    `yaml:"cluster"`
 }
 
@@ -79,6 +83,10 @@ type Server struct {
 	MaxRecvMsgBytes int `yaml:"max_recv_msg_bytes"`
 	// MaxConcurrentStreams caps streams per gRPC connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// AdminAddr serves the dashboard, its /api/v1 API, /metrics and pprof,
+	// apart from the ports Envoy talks to; "" turns it off. Without
+	// admin.token it must be a loopback address.
+	AdminAddr string `yaml:"admin_addr"`
 }
 
 // Log configures zerolog.
@@ -110,6 +118,7 @@ func Default() Config {
 			ShutdownGrace:        10 * time.Second,
 			MaxRecvMsgBytes:      8 << 20,
 			MaxConcurrentStreams: 1000,
+			AdminAddr:            "127.0.0.1:9090",
 		},
 		Log: Log{Level: "info", Format: "json"},
 		Detection: Detection{
@@ -122,6 +131,8 @@ func Default() Config {
 		Challenge: challenge.DefaultConfig(),
 		AccessLog: accesslog.DefaultConfig(),
 		Behavior:  behavior.DefaultConfig(),
+		Analytics: analytics.DefaultConfig(),
+		Admin:     admin.DefaultConfig(),
 		Cluster:   cluster.DefaultConfig(),
 	}
 	for _, e := range Engines {

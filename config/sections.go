@@ -18,6 +18,8 @@ func (c *Config) sections() []section {
 		{"challenge", c.Challenge.Validate},
 		{"accesslog", c.AccessLog.Validate},
 		{"behavior", c.Behavior.Validate},
+		{"analytics", c.Analytics.Validate},
+		{"admin", c.Admin.Validate},
 		{"cluster", c.Cluster.Validate},
 		{"cluster", c.sharedSecrets},
 	}

@@ -37,7 +37,7 @@ type Botwarden struct {
 func StartBotwarden(t testing.TB, mutate func(*config.Config)) *Botwarden {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr, cfg.Server.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Server.ShutdownGrace = 2 * time.Second
 	// A CI machine running many tests at once must not turn checks into
 	// deadline fallbacks (which allow); the budget itself has unit tests.

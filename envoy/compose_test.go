@@ -24,6 +24,12 @@ import (
 const repoRoot = ".."
 
 func loadCompose(t *testing.T, yaml []byte) (*types.Project, error) {
+	return loadComposeFile(t, "docker-compose.yml", yaml, types.Mapping{})
+}
+
+// loadComposeFile loads yaml as the repository's file name, interpolating
+// env as `docker compose` would the caller's environment.
+func loadComposeFile(t *testing.T, name string, yaml []byte, env types.Mapping) (*types.Project, error) {
 	t.Helper()
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
@@ -31,8 +37,8 @@ func loadCompose(t *testing.T, yaml []byte) (*types.Project, error) {
 	}
 	details := types.ConfigDetails{
 		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yml"), Content: yaml}},
-		Environment: types.Mapping{},
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, name), Content: yaml}},
+		Environment: env,
 	}
 	return loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
 		o.ResolvePaths = true

@@ -47,7 +47,13 @@ func RetryAfterSeconds(d time.Duration) int {
 
 const maxRefLen = 128
 
+// FeedbackPath is where the block page's form posts: under the challenge
+// endpoint's default prefix, which the shipped Envoy configurations route to
+// botwarden's HTTP port.
+const FeedbackPath = "/.well-known/botwarden/feedback"
+
 func blockPage(title, text, ref string) []byte {
+	ray := detect.RayID(ref) // of the whole id, as the analytics store computes it
 	if len(ref) > maxRefLen {
 		ref = ref[:maxRefLen]
 	}
@@ -63,9 +69,20 @@ func blockPage(title, text, ref string) []byte {
 	b = append(b, text...)
 	b = append(b, "</p>"...)
 	if ref != "" {
+		// The short reference is what the site's log explorer finds the
+		// request by; the request id stays for logs that only know it.
 		b = append(b, "<p>If you think this is a mistake, contact the site owner and quote reference <code>"...)
+		b = append(b, ray...)
+		b = append(b, "</code> (request <code>"...)
 		b = append(b, html.EscapeString(ref)...)
-		b = append(b, "</code>.</p>"...)
+		b = append(b, "</code>).</p>"...)
+		// The "I am human" form goes to botwarden's visitor feedback
+		// endpoint under the challenge prefix Envoy routes to it; it is
+		// bound to the reference and rate limited there.
+		b = append(b, `<form method="post" action="`+FeedbackPath+`"><input type="hidden" name="ray" value="`...)
+		b = append(b, ray...)
+		b = append(b, `"><p><label>I am human: <input name="message" maxlength="1000" placeholder="what were you doing?"></label> `+
+			`<button type="submit">Tell the site</button></p></form>`...)
 	}
 	b = append(b, "</body></html>\n"...)
 	return b

@@ -3,7 +3,8 @@
 # test), chromium + Xvfb (browser challenge tests), redis-server (the shared
 # challenge replay store), curl, wget and python-requests (real bot clients),
 # prometheus + promtool (deploy/prometheus alert tests), caddy (forward_auth
-# test), and helm, built from source (deploy/helm chart tests).
+# test), helm, built from source (deploy/helm chart tests), and g++ (the
+# analytics store, DuckDB, is C++ linked through cgo).
 # On Debian as root it installs what is missing; elsewhere it says what is
 # missing and the tests that need it skip with a message.
 set -euo pipefail
@@ -11,6 +12,7 @@ declare -A pkg=(
   [nginx]=nginx-light [chromium]=chromium [Xvfb]=xvfb
   [redis-server]=redis-server [curl]=curl [wget]=wget
   [prometheus]=prometheus [promtool]=prometheus [caddy]=caddy
+  [g++]=g++
 )
 missing=()
 for bin in "${!pkg[@]}"; do

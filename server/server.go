@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/botwarden/botwarden/analytics"
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/extauthz"
@@ -42,6 +43,9 @@ type Server struct {
 	http   *http.Server
 
 	grpcLis, httpLis net.Listener
+	admin            *http.Server // nil when server.admin_addr is ""
+	adminLis         net.Listener
+	analytics        *analytics.Service
 	ready            atomic.Bool
 	// clusterReady, set with a cluster: section, says whether the shared
 	// backends let this replica serve (and what is degraded).
@@ -168,6 +172,11 @@ func (s *Server) Listen() error {
 		s.grpcLis.Close()
 		return fmt.Errorf("listen http %s: %w", s.cfg.Server.HTTPAddr, err)
 	}
+	if err := s.listenAdmin(); err != nil {
+		s.grpcLis.Close()
+		s.httpLis.Close()
+		return err
+	}
 	return nil
 }
 
@@ -192,7 +201,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		bg.Go(func() { run(bgCtx) })
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	go s.serveAdmin(errc)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() {
 		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
@@ -208,6 +218,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		Str("http", s.HTTPAddr().String()).
 		Strs("engines", s.cfg.Detection.Engines).
 		Bool("vtprotobuf", extauthz.VTProtobuf()).
+		Str("admin", s.cfg.Server.AdminAddr).
 		Msg("botwarden serving: ext_authz Check, access-log service and gRPC health on grpc; HTTP authz, /healthz, /readyz, /metrics on http")
 
 	var serveErr error
@@ -241,6 +252,7 @@ func (s *Server) shutdown(stopBackground context.CancelFunc) {
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("http drain cut short")
 	}
+	s.shutdownAdmin(ctx)
 	if !s.unaryDrained(ctx, done) {
 		s.log.Warn().Int64("in_flight", s.unary.Load()).Msg("grpc drain cut short")
 	}

@@ -23,6 +23,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) (*Server, func()) {
 	cfg := config.Default()
 	cfg.Server.GRPCAddr = "127.0.0.1:0"
 	cfg.Server.HTTPAddr = "127.0.0.1:0"
+	cfg.Server.AdminAddr = "127.0.0.1:0"
 	cfg.Server.ShutdownGrace = 2 * time.Second
 	// These tests assert decisions, not the budget (detect and extauthz
 	// test that deterministically); on a loaded CI machine 20 ms can pass

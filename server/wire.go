@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/botwarden/botwarden/accesslog"
+	"github.com/botwarden/botwarden/analytics"
 	"github.com/botwarden/botwarden/cluster"
 	"github.com/botwarden/botwarden/config"
 	"github.com/botwarden/botwarden/detect"
@@ -97,7 +98,11 @@ func (s *Server) wire() error {
 	authz.Register(s.grpc)
 	s.mux.Handle(cfg.ExtAuthz.HTTP.Prefix+"/", authz.HTTPHandler())
 
-	return s.wireAnalysis(sessions, store, cl)
+	svc, err := s.wireAnalytics()
+	if err != nil {
+		return fmt.Errorf("analytics: %w", err)
+	}
+	return s.wireAnalysis(sessions, analytics.Recording{Store: store, In: svc.In}, cl, svc.In)
 }
 
 // engine builds one hot-path engine from its line of the engine table and
@@ -135,7 +140,7 @@ func (s *Server) owned(name string, e fileEngine) {
 
 // wireAnalysis mounts the ALS receiver and starts the behavioural analysis
 // that turns access-log events into reputation verdicts.
-func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store, cl *cluster.Cluster) error {
+func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store, cl *cluster.Cluster, recorder accesslog.Sink) error {
 	log := s.log.With().Str("component", "behavior").Logger()
 	analysis, err := behavior.New(s.cfg.Behavior, log, s.reg, store)
 	if err != nil {
@@ -162,7 +167,7 @@ func (s *Server) wireAnalysis(sessions *session.Manager, store reputation.Store,
 		}
 	}
 	rcv, err := accesslog.New(s.cfg.AccessLog, s.log.With().Str("component", "accesslog").Logger(), s.reg,
-		[]accesslog.Sink{sink}, accesslog.WithSessionResolver(resolver))
+		[]accesslog.Sink{sink, recorder}, accesslog.WithSessionResolver(resolver))
 	if err != nil {
 		return fmt.Errorf("accesslog: %w", err)
 	}

@@ -61,6 +61,28 @@ type Config struct {
 	// LogLevel filters the filter's own log lines before they reach the
 	// host (per-request lines are debug).
 	LogLevel string `json:"log_level"`
+	// JSDetection injects botwarden's invisible JavaScript detection into
+	// HTML responses (see inject.go).
+	JSDetection JSDetection `json:"js_detection"`
+}
+
+// JSDetection configures the injection of the detection script tag into
+// HTML pages on the response path.
+type JSDetection struct {
+	// Enabled turns the injection on (default off).
+	Enabled bool `json:"enabled"`
+	// ScriptURL is the script's same-origin URL (botwarden's challenge
+	// route serves it, without ext_authz).
+	ScriptURL string `json:"script_url"`
+	// Hosts limits the injection to these :authority values (lower-case,
+	// port included if the clients send one); empty means every host.
+	Hosts []string `json:"hosts"`
+	// ExcludePaths are path prefixes never injected (e.g. an API that
+	// answers HTML fragments).
+	ExcludePaths []string `json:"exclude_paths"`
+	// MaxBodyBytes bounds the page buffered for the injection; a larger
+	// one passes untouched.
+	MaxBodyBytes int `json:"max_body_bytes"`
 }
 
 // Key is one key of the ring: an id and a base64 32-byte secret.
@@ -128,6 +150,7 @@ func DefaultConfig() Config {
 		BlockStatus: 403,
 		BlockBody:   "Access denied.\n",
 		LogLevel:    "info",
+		JSDetection: JSDetection{ScriptURL: "/.well-known/botwarden/jsd.js", MaxBodyBytes: 1 << 20},
 	}
 }
 
@@ -200,6 +223,18 @@ func (c *Config) Validate() error {
 	}
 	if _, err := abi.ParseLogLevel(c.LogLevel); err != nil {
 		bad("log_level", "%v", err)
+	}
+	j := c.JSDetection
+	if !strings.HasPrefix(j.ScriptURL, "/") || strings.HasPrefix(j.ScriptURL, "//") || strings.ContainsAny(j.ScriptURL, "\"<>'` \t\r\n") {
+		bad("js_detection.script_url", "%q is not a same-origin path", j.ScriptURL)
+	}
+	if j.MaxBodyBytes < 1 || j.MaxBodyBytes > 16<<20 {
+		bad("js_detection.max_body_bytes", "%d is outside 1–16 MiB", j.MaxBodyBytes)
+	}
+	for i, p := range j.ExcludePaths {
+		if !strings.HasPrefix(p, "/") {
+			bad(fmt.Sprintf("js_detection.exclude_paths[%d]", i), "%q does not start with /", p)
+		}
 	}
 	return errors.Join(errs...)
 }

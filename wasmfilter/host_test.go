@@ -13,6 +13,9 @@ import (
 // occurrence per RemoveRequestHeader (like proxytest; Envoy removes all), so
 // the filter's once-per-occurrence removal is exercised.
 type fakeHost struct {
+	stream   uint32
+	respHdrs [][2]string
+	body     []byte
 	headers  [][2]string
 	props    map[string][]byte
 	local    *localReply
@@ -137,4 +140,41 @@ func (h *fakeHost) header(name string) (string, bool) {
 // setRequestTime sets the request.time attribute as Envoy serialises it.
 func (h *fakeHost) setRequestTime(t time.Time) {
 	h.props["request.time"] = binary.LittleEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}
+
+func (h *fakeHost) Stream() uint32 { return h.stream }
+
+func (h *fakeHost) ResponseHeaders() ([][2]string, error) {
+	if err := h.check("ResponseHeaders"); err != nil {
+		return nil, err
+	}
+	return append([][2]string(nil), h.respHdrs...), nil
+}
+
+func (h *fakeHost) RemoveResponseHeader(name string) error {
+	if err := h.check("RemoveResponseHeader"); err != nil {
+		return err
+	}
+	for i, kv := range h.respHdrs {
+		if kv[0] == name {
+			h.respHdrs = append(h.respHdrs[:i], h.respHdrs[i+1:]...)
+			return nil
+		}
+	}
+	return nil
+}
+
+func (h *fakeHost) ResponseBody(size int) ([]byte, error) {
+	if err := h.check("ResponseBody"); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), h.body[:min(size, len(h.body))]...), nil
+}
+
+func (h *fakeHost) SetResponseBody(b []byte, replace int) error {
+	if err := h.check("SetResponseBody"); err != nil {
+		return err
+	}
+	h.body = append(append([]byte(nil), b...), h.body[min(replace, len(h.body)):]...)
+	return nil
 }

@@ -137,18 +137,21 @@ var (
 		"proxy_send_local_response":      "(i32,i32,i32,i32,i32,i32,i32,i32)->(i32)",
 		"proxy_define_metric":            "(i32,i32,i32,i32)->(i32)",
 		"proxy_increment_metric":         "(i32,i64)->(i32)",
+		"proxy_set_buffer_bytes":         "(i32,i32,i32,i32,i32)->(i32)",
 	}
 	// Signatures of the callbacks the host calls (spec + cpp-host).
 	exportSignatures = map[string]string{
-		"_initialize":              "()->()",
-		"proxy_on_memory_allocate": "(i32)->(i32)",
-		"proxy_on_vm_start":        "(i32,i32)->(i32)",
-		"proxy_on_configure":       "(i32,i32)->(i32)",
-		"proxy_on_context_create":  "(i32,i32)->()",
-		"proxy_on_request_headers": "(i32,i32,i32)->(i32)",
-		"proxy_on_log":             "(i32)->()",
-		"proxy_on_done":            "(i32)->(i32)",
-		"proxy_on_delete":          "(i32)->()",
+		"_initialize":               "()->()",
+		"proxy_on_memory_allocate":  "(i32)->(i32)",
+		"proxy_on_vm_start":         "(i32,i32)->(i32)",
+		"proxy_on_configure":        "(i32,i32)->(i32)",
+		"proxy_on_context_create":   "(i32,i32)->()",
+		"proxy_on_request_headers":  "(i32,i32,i32)->(i32)",
+		"proxy_on_response_headers": "(i32,i32,i32)->(i32)",
+		"proxy_on_response_body":    "(i32,i32,i32)->(i32)",
+		"proxy_on_log":              "(i32)->()",
+		"proxy_on_done":             "(i32)->(i32)",
+		"proxy_on_delete":           "(i32)->()",
 	}
 )
 

@@ -23,6 +23,10 @@ const (
 	cInvalidUnbound
 	cInvalidNoClientIP
 	cInvalidOther
+	// The invisible JS detection's injection.
+	cInjected
+	cInjectEncoded
+	cInjectTooLarge
 	numCounters
 )
 
@@ -48,6 +52,9 @@ var counterNames = [numCounters]string{
 	cInvalidUnbound:    "cookie.invalid.unbound",
 	cInvalidNoClientIP: "cookie.invalid.no_client_ip",
 	cInvalidOther:      "cookie.invalid.error",
+	cInjected:          "jsd.injected",
+	cInjectEncoded:     "jsd.skipped.encoded",
+	cInjectTooLarge:    "jsd.skipped.too_large",
 }
 
 // MetricNames lists every metric the filter defines, with MetricPrefix.

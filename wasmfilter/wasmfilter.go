@@ -50,6 +50,17 @@ type Host interface {
 	DefineCounter(name string) (uint32, error)
 	// IncrementCounter adds delta to a counter.
 	IncrementCounter(id uint32, delta int64) error
+
+	// Stream is the id of the stream whose callback is running.
+	Stream() uint32
+	// ResponseHeaders returns all response headers, in order.
+	ResponseHeaders() ([][2]string, error)
+	// RemoveResponseHeader removes response header name.
+	RemoveResponseHeader(name string) error
+	// ResponseBody returns the first size bytes of the buffered body.
+	ResponseBody(size int) ([]byte, error)
+	// SetResponseBody replaces the first replace bytes of the body with b.
+	SetResponseBody(b []byte, replace int) error
 }
 
 // Plugin is one configured instance of the filter (a Proxy-Wasm root
@@ -66,10 +77,15 @@ type Plugin struct {
 	level abi.LogLevel
 	strip map[string]bool // configured names to strip besides the reserved prefixes
 	stats stats
+	// inject holds the streams whose HTML response gets the detection
+	// script (decided on the request, confirmed on the response headers).
+	inject map[uint32]*injection
 }
 
 // NewPlugin returns an unconfigured plugin that talks to h.
-func NewPlugin(h Host) *Plugin { return &Plugin{host: h, Now: time.Now, level: abi.LogInfo} }
+func NewPlugin(h Host) *Plugin {
+	return &Plugin{host: h, Now: time.Now, level: abi.LogInfo, inject: map[uint32]*injection{}}
+}
 
 // Config returns the active configuration (the zero Config before a
 // successful OnConfigure).
@@ -125,7 +141,9 @@ func (p *Plugin) handle() (abi.Action, error) {
 	var cookieBuf [maxCookieTries]string
 	cookies := cookieBuf[:0]
 	uaSeen, spoofed := false, false
+	var page pageRequest
 	for _, kv := range pairs {
+		page.read(kv)
 		name := kv[0]
 		if reserved(name) || p.strip[name] {
 			// Once per occurrence: Envoy removes every value per call,
@@ -149,6 +167,9 @@ func (p *Plugin) handle() (abi.Action, error) {
 	if spoofed {
 		p.stats.inc(p.host, cSpoofed)
 	}
+	if p.wantInjection(&page) {
+		p.inject[p.host.Stream()] = &injection{}
+	}
 	if len(cookies) == 0 {
 		p.stats.inc(p.host, cAbsent)
 		return abi.ActionContinue, nil
@@ -161,6 +182,10 @@ func (p *Plugin) handle() (abi.Action, error) {
 		return abi.ActionContinue, nil
 	}
 	p.stats.inc(p.host, cValid)
+	if claims.Flags.Has(token.JSChecked) {
+		// The session carries its result already: no script needed.
+		delete(p.inject, p.host.Stream())
+	}
 
 	if claims.Flags.Has(token.Blocked) {
 		if err := p.host.SendLocalResponse(uint32(p.cfg.BlockStatus), "botwarden_cookie_blocked",

@@ -7,6 +7,7 @@
 //	botwarden update-ranges               refresh the verified-bot/network ranges
 //	botwarden token keygen|inspect        session-cookie keys and inspection
 //	botwarden detections                  list every detection ID with its description
+//	botwarden analytics top|events ...     query stored decisions on the admin listener
 //	botwarden version                     print the version
 //
 // Every subcommand prints its own flags with -h.
@@ -46,6 +47,7 @@ func commands() []command {
 		{"update-ranges", "refresh verified-bot and network ranges from the official URLs", updateRangesCmd},
 		{"token", "generate keys, inspect a session cookie", tokenCmd},
 		{"detections", "list every detection ID with its description", detectionsCmd},
+		{"analytics", "query stored decisions: top, events, histogram, verdicts, feedback", analyticsCmd},
 		{"version", "print the version", versionCmd},
 	}
 }

@@ -143,15 +143,19 @@ func TestChartRenders(t *testing.T) {
 		values []string
 		want   []string // kind/name that must be rendered
 		absent []string
+		// beside is a manifest the operator applies beside the release
+		// (a Secret named by secrets.existingSecret).
+		beside string
 	}{
 		{"defaults", nil,
 			[]string{"Deployment/botwarden", "Service/botwarden", "ConfigMap/botwarden", "ServiceAccount/botwarden",
 				"PodDisruptionBudget/botwarden", "ConfigMap/botwarden-istio-mesh", "AuthorizationPolicy/botwarden", "Telemetry/botwarden-als"},
-			[]string{"Secret/botwarden", "ConfigMap/botwarden-policy", "ServiceMonitor/botwarden", "EnvoyFilter/botwarden-ja4", "EnvoyFilter/botwarden-wasm"}},
+			[]string{"Secret/botwarden", "ConfigMap/botwarden-policy", "ServiceMonitor/botwarden", "EnvoyFilter/botwarden-ja4", "EnvoyFilter/botwarden-wasm"}, ""},
 		{"everything", []string{"testdata/everything-values.yaml"},
 			[]string{"Secret/botwarden", "ConfigMap/botwarden-policy", "ServiceMonitor/botwarden", "EnvoyFilter/botwarden-ja4",
-				"EnvoyFilter/botwarden-wasm", "VirtualService/botwarden-challenge", "PodDisruptionBudget/botwarden"}, nil},
-		{"istio manifests", []string{"testdata/istio-values.yaml"}, []string{"EnvoyFilter/botwarden-wasm"}, nil},
+				"EnvoyFilter/botwarden-wasm", "VirtualService/botwarden-challenge", "PodDisruptionBudget/botwarden"}, nil, ""},
+		{"istio manifests", []string{"testdata/istio-values.yaml"}, []string{"EnvoyFilter/botwarden-wasm"}, nil, ""},
+		{"existing secret", []string{"testdata/existing-secret-values.yaml"}, nil, []string{"Secret/botwarden"}, "testdata/existing-secret.yaml"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -160,6 +164,15 @@ func TestChartRenders(t *testing.T) {
 				t.Fatal(err)
 			}
 			objs := parse(t, out)
+			if c.beside != "" {
+				data, err := os.ReadFile(c.beside)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, m := range parse(t, string(data)) {
+					objs[k] = m
+				}
+			}
 			for _, k := range c.want {
 				if _, ok := objs[k]; !ok {
 					t.Errorf("%s not rendered", k)

@@ -13,7 +13,6 @@ import (
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 	accesslogsvc "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -54,7 +53,7 @@ type ALSFlush struct {
 // identifier is cfg.Node and cfg.LogName; FlushInterval and BufferSizeBytes
 // are Envoy's buffer_flush_interval and buffer_size_bytes.
 func NewALSStreamer(cfg ALSConfig) (*ALSStreamer, error) {
-	conn, err := grpc.NewClient(cfg.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := dialGRPC(cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: als %s: %w", cfg.Address, err)
 	}

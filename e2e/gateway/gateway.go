@@ -59,7 +59,8 @@ type Options struct {
 	Config string
 	// Clusters maps every cluster the config routes to (or calls) to a
 	// loopback "host:port": botwarden_authz, botwarden_als, botwarden_http,
-	// origin for the shipped configs.
+	// origin for the shipped configs. In-repo, a gRPC cluster may list
+	// several comma-separated addresses (replicas), balanced round robin.
 	Clusters map[string]string
 
 	// Overrides of the ext_authz filter (nil / zero: as in the file).

@@ -19,8 +19,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // InRepo is the gateway for machines without Envoy: an HTTP server on
@@ -83,7 +81,7 @@ func (g *InRepo) dial() error {
 		if err != nil {
 			return err
 		}
-		conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := dialGRPC(a)
 		if err != nil {
 			return fmt.Errorf("gateway: cluster %s: %w", f.authz.cluster, err)
 		}

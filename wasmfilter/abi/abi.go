@@ -94,6 +94,10 @@ const (
 	// (which Envoy defers until the callback returns) the callback returns
 	// ActionPause so that the request does not also continue upstream.
 	ActionPause Action = 1
+	// ActionBuffer, returned from a body callback, is the same value read
+	// as StopIterationAndBuffer: the host keeps the data and calls again
+	// with everything buffered so far.
+	ActionBuffer Action = 1
 )
 
 func (a Action) String() string {

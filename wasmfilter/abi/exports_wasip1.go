@@ -15,6 +15,15 @@ type Plugin interface {
 	OnRequestHeaders(numHeaders int, endOfStream bool) Action
 }
 
+// ResponsePlugin is a Plugin that also handles responses; Host.Stream
+// says which stream a callback is for.
+type ResponsePlugin interface {
+	OnResponseHeaders(numHeaders int, endOfStream bool) Action
+	OnResponseBody(bodySize int, endOfStream bool) Action
+	// OnStreamDone is told the stream is over (proxy_on_log).
+	OnStreamDone()
+}
+
 var (
 	newPlugin func(rootID uint32) Plugin
 	roots     = map[uint32]Plugin{}
@@ -90,8 +99,33 @@ func proxyOnRequestHeaders(id, numHeaders uint32, endOfStream bool) (action Acti
 	action = ActionContinue
 	defer guard("proxy_on_request_headers")
 	release()
+	current = id
 	if p := roots[streams[id]]; p != nil {
 		action = p.OnRequestHeaders(int(numHeaders), endOfStream)
+	}
+	return action
+}
+
+//go:wasmexport proxy_on_response_headers
+func proxyOnResponseHeaders(id, numHeaders uint32, endOfStream bool) (action Action) {
+	action = ActionContinue
+	defer guard("proxy_on_response_headers")
+	release()
+	current = id
+	if p, ok := roots[streams[id]].(ResponsePlugin); ok {
+		action = p.OnResponseHeaders(int(numHeaders), endOfStream)
+	}
+	return action
+}
+
+//go:wasmexport proxy_on_response_body
+func proxyOnResponseBody(id, bodySize uint32, endOfStream bool) (action Action) {
+	action = ActionContinue
+	defer guard("proxy_on_response_body")
+	release()
+	current = id
+	if p, ok := roots[streams[id]].(ResponsePlugin); ok {
+		action = p.OnResponseBody(int(bodySize), endOfStream)
 	}
 	return action
 }
@@ -101,7 +135,14 @@ func proxyOnRequestHeaders(id, numHeaders uint32, endOfStream bool) (action Acti
 // here.
 //
 //go:wasmexport proxy_on_log
-func proxyOnLog(id uint32) { delete(streams, id) }
+func proxyOnLog(id uint32) {
+	defer guard("proxy_on_log")
+	current = id
+	if p, ok := roots[streams[id]].(ResponsePlugin); ok {
+		p.OnStreamDone()
+	}
+	delete(streams, id)
+}
 
 //go:wasmexport proxy_on_done
 func proxyOnDone(id uint32) bool { return true }

@@ -89,3 +89,43 @@ func (Host) DefineCounter(name string) (uint32, error) {
 func (Host) IncrementCounter(id uint32, delta int64) error {
 	return proxyIncrementMetric(id, delta).Err()
 }
+
+// current is the stream whose callback is running (0 outside one).
+var current uint32
+
+// Stream returns the id of the stream whose callback is running.
+func (Host) Stream() uint32 { return current }
+
+// ResponseHeaders returns the response headers in order.
+func (Host) ResponseHeaders() ([][2]string, error) {
+	var ptr *byte
+	var n uint32
+	if err := proxyGetHeaderMapPairs(MapHTTPResponseHeaders, unsafe.Pointer(&ptr), &n).Err(); err != nil {
+		return nil, err
+	}
+	return DecodeMap(received(ptr, n))
+}
+
+// RemoveResponseHeader removes a response header.
+func (Host) RemoveResponseHeader(name string) error {
+	return proxyRemoveHeaderMapValue(MapHTTPResponseHeaders, unsafe.StringData(name), uint32(len(name))).Err()
+}
+
+// ResponseBody returns the first size bytes of the buffered response body.
+func (Host) ResponseBody(size int) ([]byte, error) {
+	if size <= 0 {
+		return nil, nil
+	}
+	var ptr *byte
+	var n uint32
+	if err := proxyGetBufferBytes(BufferHTTPResponseBody, 0, uint32(size), unsafe.Pointer(&ptr), &n).Err(); err != nil {
+		return nil, err
+	}
+	return received(ptr, n), nil
+}
+
+// SetResponseBody replaces the first replace bytes of the buffered
+// response body with b.
+func (Host) SetResponseBody(b []byte, replace int) error {
+	return proxySetBufferBytes(BufferHTTPResponseBody, 0, uint32(replace), unsafe.SliceData(b), uint32(len(b))).Err()
+}

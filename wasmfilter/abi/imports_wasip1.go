@@ -36,3 +36,6 @@ func proxyDefineMetric(mt MetricType, name *byte, nameSize uint32, retID *uint32
 
 //go:wasmimport env proxy_increment_metric
 func proxyIncrementMetric(id uint32, delta int64) Status
+
+//go:wasmimport env proxy_set_buffer_bytes
+func proxySetBufferBytes(bt BufferType, start, size uint32, data *byte, dataSize uint32) Status

@@ -212,6 +212,12 @@ func (h *Host) Request(headers [][2]string, sourceAddress string) (res Result, e
 
 func (h *Host) request(headers [][2]string, sourceAddress string) Result {
 	id := h.emu.InitializeHttpContext()
+	res := h.requestHeaders(id, headers, sourceAddress)
+	h.emu.CompleteHttpContext(id)
+	return res
+}
+
+func (h *Host) requestHeaders(id uint32, headers [][2]string, sourceAddress string) Result {
 	path := []string{"source", "address"}
 	switch {
 	case sourceAddress != "":
@@ -232,8 +238,47 @@ func (h *Host) request(headers [][2]string, sourceAddress string) Result {
 	if lr := h.emu.GetSentLocalResponse(id); lr != nil {
 		res.Local = &LocalResponse{Status: lr.StatusCode, Details: lr.StatusCodeDetail, Body: lr.Data, Headers: lr.Headers}
 	}
-	h.emu.CompleteHttpContext(id)
 	return res
+}
+
+// Response is what the module made of one response.
+type Response struct {
+	Headers [][2]string
+	Body    []byte
+}
+
+// Exchange runs one whole stream: the request headers as Request does,
+// then, when the module let the request go on, the response headers and
+// the response body in chunks (the last one with end_of_stream), buffering
+// as the module asks, as Envoy does; then proxy_on_log.
+func (h *Host) Exchange(headers [][2]string, sourceAddress string, respHeaders [][2]string, chunks ...[]byte) (res Result, resp Response, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return Result{}, Response{}, h.failed
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			h.failed = fmt.Errorf("%w: %v", ErrVMFailed, r)
+			res, resp, err = Result{}, Response{}, h.failed
+		}
+	}()
+	id := h.emu.InitializeHttpContext()
+	res = h.requestHeaders(id, headers, sourceAddress)
+	if res.Local == nil && res.Continue {
+		h.emu.CallOnResponseHeaders(id, respHeaders, len(chunks) == 0)
+		var body []byte
+		for i, c := range chunks {
+			// A chunk the module buffers stays in the host's buffer and
+			// comes back with the next; the body goes on when it does not.
+			if h.emu.CallOnResponseBody(id, c, i == len(chunks)-1) != types.ActionPause {
+				body = append(body, h.emu.GetCurrentResponseBody(id)...)
+			}
+		}
+		resp = Response{Headers: h.emu.GetCurrentResponseHeaders(id), Body: body}
+	}
+	h.emu.CompleteHttpContext(id)
+	return res, resp, nil
 }
 
 // SetClock replaces the clock that request.time is taken from (time.Now by

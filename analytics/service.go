@@ -1,0 +1,78 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// Service is the analytics part of one botwarden process: the store, the
+// writer that feeds it, and the API over both.
+type Service struct {
+	cfg   Config
+	Store Store // nil when the store could not be opened
+	In    *Ingester
+	log   zerolog.Logger
+	now   func() time.Time
+}
+
+// Open opens the store and builds the writer. A store that cannot be opened
+// (corrupt file, no space, wrong permissions) is not fatal: botwarden keeps
+// serving Checks, the error is logged at start, and the API and dashboard
+// answer with it instead of numbers. Only a bad configuration is an error.
+func Open(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("analytics: %w", err)
+	}
+	s := &Service{cfg: cfg, log: log, now: time.Now}
+	var openErr error
+	if cfg.Enabled {
+		st, err := OpenDuckDB(cfg.Store)
+		if err != nil {
+			openErr = err
+			log.Error().Err(err).Msg("analytics store unavailable: Checks are served, nothing is recorded, the dashboard shows this error")
+		} else {
+			s.Store = st
+		}
+	} else {
+		openErr = errors.New("analytics disabled (analytics.enabled: false)")
+	}
+	in, err := NewIngester(cfg.Ingest, s.Store, openErr, log, reg)
+	if err != nil {
+		if s.Store != nil {
+			s.Store.Close()
+		}
+		return nil, err
+	}
+	s.In = in
+	return s, nil
+}
+
+// Run runs the writer and retention until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.In.Maintain(ctx, s.cfg.MaintainInterval); close(done) }()
+	s.In.Run(ctx)
+	<-done
+}
+
+// Close closes the store (after Run returned).
+func (s *Service) Close() error {
+	if s.Store == nil {
+		return nil
+	}
+	return s.Store.Close()
+}
+
+// available returns the store, or the reason there is none.
+func (s *Service) available() (Store, error) {
+	if s.Store == nil {
+		err, _ := s.In.Err()
+		return nil, fmt.Errorf("analytics store unavailable: %w", err)
+	}
+	return s.Store, nil
+}

@@ -1,0 +1,86 @@
+package analytics
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps records and answers the dashboard's questions. The embedded
+// DuckDB file implements it; a scale-out store (ClickHouse, say) can come
+// later behind the same methods without touching the API or the dashboard.
+// Counts are always scaled by each record's SampleInterval.
+type Store interface {
+	// Append stores a batch. It is called from one writer goroutine.
+	Append(ctx context.Context, recs []Record) error
+	// AppendVerdict stores a behavioural verdict that was published.
+	AppendVerdict(ctx context.Context, v VerdictRecord) error
+	// AppendFeedback stores a feedback report.
+	AppendFeedback(ctx context.Context, f Feedback) error
+
+	Timeseries(ctx context.Context, f Filter, step time.Duration, by Dim) ([]Point, error)
+	Histogram(ctx context.Context, f Filter) ([]Count, error)
+	Top(ctx context.Context, f Filter, by Dim, n int) ([]Count, error)
+	// Events returns matching records newest first, a page at a time; the
+	// returned token (empty at the end) continues after the last record.
+	Events(ctx context.Context, f Filter, limit int, token string) ([]Record, string, error)
+	Verdicts(ctx context.Context, from, to time.Time, limit int) ([]VerdictRecord, error)
+	FeedbackList(ctx context.Context, limit int) ([]Feedback, error)
+
+	// Maintain applies retention: detail older than the retention, or
+	// beyond the size cap, is rolled up per hour and deleted.
+	Maintain(ctx context.Context, now time.Time) error
+	// Stats reports the size and span of what is stored.
+	Stats(ctx context.Context) (Stats, error)
+	Close() error
+}
+
+// Point is one step of a timeseries: the count per value of the
+// breakdown dimension at Time.
+type Point struct {
+	Time   time.Time `json:"time"`
+	Value  string    `json:"value"`
+	Count  int64     `json:"count"`
+	Sample int64     `json:"sampled"` // records behind Count (Count/Sample = mean interval)
+}
+
+// Count is one row of a top-N or histogram.
+type Count struct {
+	Value  string `json:"value"`
+	Count  int64  `json:"count"`
+	Sample int64  `json:"sampled"`
+	Text   string `json:"text,omitempty"` // catalogue text for detection IDs
+}
+
+// VerdictRecord is a verdict the behavioural analysis published.
+type VerdictRecord struct {
+	Time   time.Time `json:"time"`
+	Key    string    `json:"key"`
+	Score  int       `json:"score"`
+	Source string    `json:"source"`
+	Tags   []string  `json:"tags"`
+	Expiry time.Time `json:"expiry"`
+}
+
+// Feedback is a false-positive or false-negative report.
+type Feedback struct {
+	ID          string    `json:"id"`
+	Time        time.Time `json:"time"`
+	Kind        string    `json:"kind"` // false_positive or false_negative
+	Expression  string    `json:"expression,omitempty"`
+	Ref         string    `json:"ray_id,omitempty"`
+	Key         string    `json:"key,omitempty"`
+	Abuse       string    `json:"abuse,omitempty"`
+	Description string    `json:"description"`
+	Requests    int64     `json:"requests"`
+	FirstSeen   time.Time `json:"first_seen,omitzero"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+}
+
+// Stats describes the store's contents.
+type Stats struct {
+	Records    int64     `json:"records"`
+	Bytes      int64     `json:"bytes"`
+	Oldest     time.Time `json:"oldest,omitzero"`
+	Newest     time.Time `json:"newest,omitzero"`
+	RollupFrom time.Time `json:"rollup_from,omitzero"` // oldest hour kept only as rollup
+}

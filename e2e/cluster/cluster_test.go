@@ -1,0 +1,258 @@
+package cluster
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestScraperAcrossReplicas: a scraper whose requests go round robin over
+// three replicas is stopped after as many pages as against one process,
+// and once stopped it is stopped on every replica.
+func TestScraperAcrossReplicas(t *testing.T) {
+	single := startSingle(t)
+	st := startCluster(t, 3, "")
+	// The gateways flush their access logs every second from their start:
+	// started together, both analyses get their batches at the same
+	// moments, so the page counts compare the analyses, not the phases.
+	singleURL := startGateway(t, single.grpc, single.http, startShop(t))
+	spread := newVisitor("203.0.113.50", st.url)
+	alone := newVisitor("203.0.113.51", singleURL)
+	var wg sync.WaitGroup
+	wg.Go(func() { spread.scrape(100, 1000) })
+	wg.Go(func() { alone.scrape(100, 1000) })
+	wg.Wait()
+
+	b3, b1 := spread.firstBlocked(), alone.firstBlocked()
+	t.Logf("pages let through: %d over 3 replicas, %d against one process", b3, b1)
+	if b1 < 0 || b3 < 0 {
+		t.Fatalf("scraper not stopped: 3 replicas %d, one process %d", b3, b1)
+	}
+	if d := b3 - b1; d > 5 || d < -5 {
+		t.Errorf("over 3 replicas the scraper got %d pages, against one process %d: want the same ± 5", b3, b1)
+	}
+	// Once stopped, stopped: the Checks after the verdict went round robin
+	// over the three replicas, and every one of them blocked.
+	ans := spread.answers()
+	for _, a := range ans[b3:] {
+		if a.status != http.StatusForbidden {
+			t.Errorf("scraper let through after the verdict (%d at %v)", a.status, a.at.Sub(ans[b3].at))
+		}
+	}
+	for _, r := range st.replicas {
+		if n := r.metric(t, "botwarden_checks_total", map[string]string{"enforced_action": "block"}); n == 0 {
+			t.Errorf("%s never blocked the scraper", r.name)
+		}
+	}
+	// Requests go to replicas in turn, 50 ms apart: the first three 403s
+	// came from the three replicas, so the last of them bounds the time
+	// from the first replica enforcing the verdict to every replica.
+	if len(ans) >= b3+3 {
+		d := ans[b3+2].at.Sub(ans[b3].at)
+		t.Logf("verdict enforced by all 3 replicas within %v of the first (requests 50 ms apart)", d)
+		if d > 1500*time.Millisecond {
+			t.Errorf("verdict took %v to reach every replica, want ≤ 1.5 s", d)
+		}
+	}
+	published := 0.0
+	for _, r := range st.replicas {
+		published += r.metric(t, "botwarden_cluster_events_published_total", map[string]string{"result": "published"})
+	}
+	if published < 100 {
+		t.Errorf("%v event copies published to JetStream, want every request's", published)
+	}
+}
+
+// TestGlobalRateLimit: 10 a minute means 10 across all replicas.
+func TestGlobalRateLimit(t *testing.T) {
+	st := startCluster(t, 3, "")
+	v := newVisitor("198.51.100.20", st.url)
+	counts := map[int]int{}
+	for range 30 {
+		counts[v.get("/api/items")]++
+	}
+	if counts[http.StatusOK] != 10 || counts[http.StatusTooManyRequests] != 20 {
+		t.Fatalf("statuses %v over 3 replicas, want 10 × 200 and 20 × 429", counts)
+	}
+	redis := 0.0
+	for _, r := range st.replicas {
+		redis += r.metric(t, "botwarden_cluster_ratelimit_answers_total", map[string]string{"by": "redis"})
+	}
+	if redis < 3 {
+		t.Errorf("only %v decisions came from Redis", redis)
+	}
+}
+
+// load sends mixed traffic (pages and rate-limited /api/ calls) round
+// robin over the gateways until stop, counting answers that are not a
+// decision (a failed request or a 5xx).
+type load struct {
+	sent, failed atomic.Int64
+	stop         chan struct{}
+	done         sync.WaitGroup
+}
+
+func startLoad(url string) *load {
+	l := &load{stop: make(chan struct{})}
+	for c := range 4 {
+		v := newVisitor("192.0.2."+strconv.Itoa(10+c), url)
+		l.done.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				path := "/page"
+				if i%2 == 0 {
+					path = "/api/x"
+				}
+				s := v.get(path)
+				l.sent.Add(1)
+				if s == 0 || s >= 500 {
+					l.failed.Add(1)
+				}
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) end() { close(l.stop); l.done.Wait() }
+
+func sum(t *testing.T, st *stack, name string, labels map[string]string) float64 {
+	t.Helper()
+	s := 0.0
+	for _, r := range st.replicas {
+		s += r.metric(t, name, labels)
+	}
+	return s
+}
+
+func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestRedisOutage: Redis killed mid-load and restarted. Checks keep being
+// answered from local state (rate limits fall back per replica, counted),
+// /readyz says degraded, and after the restart every replica resyncs and
+// verdicts flow between replicas again, with no manual action.
+func TestRedisOutage(t *testing.T) {
+	st := startCluster(t, 3, "")
+	l := startLoad(st.url)
+	time.Sleep(500 * time.Millisecond)
+	resyncs := sum(t, st, "botwarden_cluster_reputation_resyncs_total", map[string]string{"result": "done"})
+
+	st.redis.Stop()
+	killed := time.Now()
+	waitUntil(t, "every replica notices", 5*time.Second, func() bool {
+		return sum(t, st, "botwarden_cluster_connected", map[string]string{"backend": "redis"}) == 0
+	})
+	time.Sleep(time.Second) // load against the outage
+	for _, r := range st.replicas {
+		if code, body := r.readyz(t); code != 200 || !strings.Contains(body, "redis") {
+			t.Errorf("%s /readyz during the outage: %d %q, want 200 naming redis (readiness: degrade)", r.name, code, body)
+		}
+	}
+	fallbacks := sum(t, st, "botwarden_cluster_ratelimit_answers_total", map[string]string{"by": "fallback"})
+	if fallbacks == 0 {
+		t.Error("no rate-limit fallbacks counted during the outage")
+	}
+	st.redis.Restart()
+	back := time.Now()
+	d := waitUntil(t, "every replica resyncs", 15*time.Second, func() bool {
+		return sum(t, st, "botwarden_cluster_reputation_resyncs_total", map[string]string{"result": "done"}) >= resyncs+3
+	})
+	l.end()
+	t.Logf("outage %v; after the restart every replica resynced within %v; %d requests, %d not answered; %v rate-limit decisions made locally",
+		back.Sub(killed).Round(time.Millisecond), d.Round(time.Millisecond), l.sent.Load(), l.failed.Load(), fallbacks)
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed during the outage", l.failed.Load(), l.sent.Load())
+	}
+	// Converged: a scraper after the restart is stopped on every replica.
+	v := newVisitor("203.0.113.77", st.url)
+	v.scrape(60, 5000)
+	b := v.firstBlocked()
+	if b < 0 {
+		t.Fatal("scraper after the Redis restart not stopped")
+	}
+	for _, a := range v.answers()[b:] {
+		if a.status != http.StatusForbidden {
+			t.Fatalf("after the Redis restart the scraper was let through (%d)", a.status)
+		}
+	}
+}
+
+// TestNATSOutage: NATS killed mid-load and restarted. Events wait in each
+// replica's bounded buffer, the excess is dropped and counted, Checks keep
+// being answered, and the analysis resumes after the restart.
+func TestNATSOutage(t *testing.T) {
+	st := startCluster(t, 3, "cluster: {publish_buffer: 20}\n")
+	l := startLoad(st.url)
+	time.Sleep(500 * time.Millisecond)
+	st.nats.Stop()
+	killed := time.Now()
+	time.Sleep(2500 * time.Millisecond) // > 20 events per replica at this load, and the gateways' 1 s log flush
+	dropped := sum(t, st, "botwarden_cluster_events_published_total", map[string]string{"result": "dropped_buffer_full"})
+	buffered := sum(t, st, "botwarden_cluster_publish_buffered", nil)
+	st.nats.Restart()
+	back := time.Now()
+	if dropped == 0 {
+		t.Error("no events dropped with NATS away and a buffer of 20")
+	}
+	if buffered > 60 {
+		t.Errorf("%v events buffered, want at most 20 per replica", buffered)
+	}
+	// The analysis resumes: a scraper after the restart is stopped.
+	analysed := sum(t, st, "botwarden_cluster_events_consumed_total", map[string]string{"result": "analysed"})
+	d := waitUntil(t, "analysis resumes", 20*time.Second, func() bool {
+		return sum(t, st, "botwarden_cluster_events_consumed_total", map[string]string{"result": "analysed"}) > analysed
+	})
+	l.end()
+	t.Logf("outage %v: %v events dropped (counted), %v buffered at the restart; analysis resumed %v after it; %d requests, %d not answered",
+		back.Sub(killed).Round(time.Millisecond), dropped, buffered, d.Round(time.Millisecond), l.sent.Load(), l.failed.Load())
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed during the outage", l.failed.Load(), l.sent.Load())
+	}
+	v := newVisitor("203.0.113.88", st.url)
+	v.scrape(80, 7000)
+	if v.firstBlocked() < 0 {
+		t.Fatal("scraper after the NATS restart not stopped")
+	}
+}
+
+// TestSlowRedis: Redis answering 200 ms late. Every Check still meets its
+// budget (100 ms here): none is answered by the deadline fallback, the
+// rate limits fall back to local (counted), lookups never wait.
+func TestSlowRedis(t *testing.T) {
+	st := startCluster(t, 3, "")
+	st.proxy.SetDelay(200 * time.Millisecond)
+	l := startLoad(st.url)
+	time.Sleep(2 * time.Second)
+	l.end()
+	st.proxy.SetDelay(0)
+	deadline := sum(t, st, "botwarden_deadline_fallbacks_total", nil)
+	fallbacks := sum(t, st, "botwarden_cluster_ratelimit_answers_total", map[string]string{"by": "fallback"})
+	t.Logf("%d requests with Redis 200 ms late: %v past the budget, %v rate-limit decisions made locally", l.sent.Load(), deadline, fallbacks)
+	if l.failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed", l.failed.Load(), l.sent.Load())
+	}
+	if deadline != 0 {
+		t.Errorf("%v Checks missed the budget with Redis slow", deadline)
+	}
+	if fallbacks == 0 {
+		t.Error("no fallbacks counted: were the rate limits waiting for Redis?")
+	}
+}

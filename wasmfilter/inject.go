@@ -1,0 +1,207 @@
+package wasmfilter
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/botwarden/botwarden/wasmfilter/abi"
+)
+
+// The invisible JavaScript detection (Cloudflare's JSD): the filter adds a
+// script tag for botwarden's detection script to HTML pages on the response
+// path, so a browser runs the detection without an interstitial and its
+// result comes back in the session cookie on the next request. The origin
+// is untouched; only GETs of documents by clients whose cookie does not
+// already carry a result are injected, and only 200 text/html answers that
+// are not content-encoded (the filter does not decompress) and fit in
+// js_detection.max_body_bytes.
+
+// pageRequest is what the request headers say about a possible page view.
+type pageRequest struct {
+	method, path, authority, accept, dest string
+}
+
+func (r *pageRequest) read(kv [2]string) {
+	switch kv[0] {
+	case ":method":
+		r.method = kv[1]
+	case ":path":
+		r.path = kv[1]
+	case ":authority", "host":
+		if r.authority == "" {
+			r.authority = strings.ToLower(kv[1])
+		}
+	case "accept":
+		r.accept = kv[1]
+	case "sec-fetch-dest":
+		r.dest = kv[1]
+	}
+}
+
+// injection is one stream's state on the response path.
+type injection struct {
+	ready bool // the response headers allowed it
+}
+
+// wantInjection decides on the request whether its response may get the
+// script.
+func (p *Plugin) wantInjection(r *pageRequest) bool {
+	j := &p.cfg.JSDetection
+	if !j.Enabled || r.method != "GET" {
+		return false
+	}
+	if r.dest != "" && r.dest != "document" && r.dest != "iframe" {
+		return false
+	}
+	if r.dest == "" && !strings.Contains(r.accept, "text/html") {
+		return false
+	}
+	path, _, _ := strings.Cut(r.path, "?")
+	if strings.HasPrefix(path, j.ScriptURL) || path == j.ScriptURL {
+		return false
+	}
+	if len(j.Hosts) > 0 && !slices.Contains(j.Hosts, r.authority) {
+		return false
+	}
+	for _, x := range j.ExcludePaths {
+		if strings.HasPrefix(path, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// OnResponseHeaders keeps the injection for a 200 uncompressed HTML answer
+// and drops its content-length (the body grows); otherwise forgets it.
+func (p *Plugin) OnResponseHeaders(numHeaders int, endOfStream bool) (action abi.Action) {
+	id := p.host.Stream()
+	inj := p.inject[id]
+	if inj == nil {
+		return abi.ActionContinue
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			delete(p.inject, id)
+			action = abi.ActionContinue
+			p.stats.inc(p.host, cError)
+		}
+	}()
+	pairs, err := p.host.ResponseHeaders()
+	if err != nil || endOfStream {
+		delete(p.inject, id)
+		return abi.ActionContinue
+	}
+	var status, ctype, encoding string
+	length := false
+	for _, kv := range pairs {
+		switch kv[0] {
+		case ":status":
+			status = kv[1]
+		case "content-type":
+			ctype = strings.ToLower(kv[1])
+		case "content-encoding":
+			encoding = strings.ToLower(strings.TrimSpace(kv[1]))
+		case "content-length":
+			length = true
+		}
+	}
+	html := strings.HasPrefix(ctype, "text/html") || strings.HasPrefix(ctype, "application/xhtml+xml")
+	switch {
+	case status != "200" || !html:
+		delete(p.inject, id)
+		return abi.ActionContinue
+	case encoding != "" && encoding != "identity":
+		delete(p.inject, id)
+		p.stats.inc(p.host, cInjectEncoded)
+		return abi.ActionContinue
+	}
+	if length {
+		if err := p.host.RemoveResponseHeader("content-length"); err != nil {
+			delete(p.inject, id)
+			return abi.ActionContinue
+		}
+	}
+	inj.ready = true
+	return abi.ActionContinue
+}
+
+// OnResponseBody buffers the page to its end, then adds the script tag
+// before </body> (else </html>, else at the end).
+func (p *Plugin) OnResponseBody(bodySize int, endOfStream bool) (action abi.Action) {
+	id := p.host.Stream()
+	inj := p.inject[id]
+	if inj == nil || !inj.ready {
+		return abi.ActionContinue
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			delete(p.inject, id)
+			action = abi.ActionContinue
+			p.stats.inc(p.host, cError)
+		}
+	}()
+	if bodySize > p.cfg.JSDetection.MaxBodyBytes {
+		delete(p.inject, id)
+		p.stats.inc(p.host, cInjectTooLarge)
+		return abi.ActionContinue
+	}
+	if !endOfStream {
+		return abi.ActionBuffer
+	}
+	delete(p.inject, id)
+	body, err := p.host.ResponseBody(bodySize)
+	if err != nil {
+		p.logf(abi.LogWarn, "botwarden: reading the page to inject into: %v", err)
+		return abi.ActionContinue
+	}
+	out := Inject(body, p.cfg.JSDetection.ScriptURL)
+	if err := p.host.SetResponseBody(out, len(body)); err != nil {
+		p.logf(abi.LogWarn, "botwarden: injecting the detection script: %v", err)
+		return abi.ActionContinue
+	}
+	p.stats.inc(p.host, cInjected)
+	return abi.ActionContinue
+}
+
+// OnStreamDone forgets the stream.
+func (p *Plugin) OnStreamDone() { delete(p.inject, p.host.Stream()) }
+
+// ScriptTag is what Inject adds for scriptURL.
+func ScriptTag(scriptURL string) string {
+	return fmt.Sprintf(`<script src="%s" async></script>`, scriptURL)
+}
+
+var (
+	closeBody = []byte("</body")
+	closeHTML = []byte("</html")
+)
+
+// Inject returns page with the script tag for scriptURL before its last
+// </body> (case-insensitive), else its last </html>, else at the end.
+func Inject(page []byte, scriptURL string) []byte {
+	tag := ScriptTag(scriptURL)
+	at := lastFold(page, closeBody)
+	if at < 0 {
+		at = lastFold(page, closeHTML)
+	}
+	if at < 0 {
+		at = len(page)
+	}
+	out := make([]byte, 0, len(page)+len(tag))
+	out = append(out, page[:at]...)
+	out = append(out, tag...)
+	return append(out, page[at:]...)
+}
+
+// lastFold is the index of the last ASCII-case-insensitive match of
+// needle (lower-case) in b, or -1.
+func lastFold(b, needle []byte) int {
+	for i := len(b) - len(needle); i >= 0; i-- {
+		if b[i] == '<' && bytes.EqualFold(b[i:i+len(needle)], needle) {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,96 @@
+package wasmfilter_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/wasmfilter"
+)
+
+const page = "<!doctype html><html><head><title>p</title></head><body><h1>Product</h1></BODY></html>"
+
+var htmlResponse = [][2]string{{":status", "200"}, {"content-type", "text/html; charset=utf-8"}, {"content-length", "87"}}
+
+// TestModuleInjectsDetection runs the compiled module's response path in
+// the proxytest host: HTML pages get the detection script (the body in
+// several chunks, buffered to its end as Envoy does), everything else
+// passes untouched.
+func TestModuleInjectsDetection(t *testing.T) {
+	f := newFixture(t)
+	h := start(t, f.config(t, map[string]any{"js_detection": map[string]any{"enabled": true, "exclude_paths": []string{"/api/"}}}))
+	tag := wasmfilter.ScriptTag("/.well-known/botwarden/jsd.js")
+	checked := f.cookie(t, func(c *token.Claims) { c.Flags = token.JSChecked | token.JSPassed })
+	chunks := [][]byte{[]byte(page[:30]), []byte(page[30:60]), []byte(page[60:])}
+	for _, tc := range []struct {
+		name    string
+		req     [][2]string
+		resp    [][2]string
+		inject  bool
+		counter string
+	}{
+		{"page without a result", headers(""), htmlResponse, true, "jsd.injected"},
+		{"page, cookie without a result", headers(f.cookie(t, nil)), htmlResponse, true, "jsd.injected"},
+		{"page, cookie with a result", headers(checked), htmlResponse, false, ""},
+		{"not HTML", headers(""), [][2]string{{":status", "200"}, {"content-type", "application/json"}}, false, ""},
+		{"not 200", headers(""), [][2]string{{":status", "404"}, {"content-type", "text/html"}}, false, ""},
+		{"compressed", headers(""), [][2]string{{":status", "200"}, {"content-type", "text/html"}, {"content-encoding", "gzip"}}, false, "jsd.skipped.encoded"},
+		{"an asset", [][2]string{{":method", "GET"}, {":path", "/app.js"}, {":authority", "shop.example"}, {"user-agent", ua}, {"accept", "*/*"}, {"sec-fetch-dest", "script"}}, htmlResponse, false, ""},
+		{"excluded path", [][2]string{{":method", "GET"}, {":path", "/api/frag"}, {":authority", "shop.example"}, {"user-agent", ua}, {"accept", "text/html"}}, htmlResponse, false, ""},
+		{"POST", [][2]string{{":method", "POST"}, {":path", "/cart"}, {":authority", "shop.example"}, {"user-agent", ua}, {"accept", "text/html"}}, htmlResponse, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before uint64
+			if tc.counter != "" {
+				before, _ = h.Counter(wasmfilter.MetricPrefix + tc.counter)
+			}
+			_, resp, err := h.Exchange(tc.req, client, tc.resp, chunks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(resp.Body)
+			if tc.inject {
+				want := strings.Replace(page, "</BODY>", tag+"</BODY>", 1)
+				if got != want {
+					t.Fatalf("body %q, want %q", got, want)
+				}
+				for _, kv := range resp.Headers {
+					if kv[0] == "content-length" {
+						t.Errorf("content-length %s kept on a grown body", kv[1])
+					}
+				}
+			} else if got != page {
+				t.Fatalf("body changed: %q", got)
+			}
+			if tc.counter != "" {
+				if after, _ := h.Counter(wasmfilter.MetricPrefix + tc.counter); after != before+1 {
+					t.Errorf("counter %s: %d -> %d", tc.counter, before, after)
+				}
+			}
+		})
+	}
+	// A page over max_body_bytes passes untouched.
+	big := bytes.Repeat([]byte("x"), 2<<20)
+	_, resp, err := h.Exchange(headers(""), client, htmlResponse, big[:1<<20], big[1<<20:])
+	if err != nil || !bytes.Equal(resp.Body, big) {
+		t.Errorf("large page: err %v, %d bytes back", err, len(resp.Body))
+	}
+}
+
+func TestInject(t *testing.T) {
+	tag := wasmfilter.ScriptTag("/s.js")
+	for in, want := range map[string]string{
+		"<html><body>a</body></html>":          "<html><body>a" + tag + "</body></html>",
+		"<body>a</body><p></body>x":            "<body>a</body><p>" + tag + "</body>x",
+		"<html>no body</HTML>":                 "<html>no body" + tag + "</HTML>",
+		"fragment":                             "fragment" + tag,
+		"":                                     tag,
+		"</bod":                                "</bod" + tag,
+		"<!-- </body> in a comment --></body>": "<!-- </body> in a comment -->" + tag + "</body>",
+	} {
+		if got := string(wasmfilter.Inject([]byte(in), "/s.js")); got != want {
+			t.Errorf("Inject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
