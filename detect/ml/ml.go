@@ -171,7 +171,7 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 	s := e.score(r, v, c)
 	v.Propose(s, detect.SourceML)
 	e.scored.Observe(float64(s))
-	if j := e.cfg.JSDetection; j.Expected && c.Minute >= uint32(j.Pages) && !v.JSDetectionChecked {
+	if j := e.cfg.JSDetection; j.Expected && max(c.Minute, c.pagesAsClient) >= uint32(j.Pages) && !v.JSDetectionChecked {
 		v.Lower(j.Score, detect.SourceML)
 		v.AddTags(TagJSDetectionMissing)
 	}
@@ -209,13 +209,24 @@ func (e *Engine) observe(r *detect.Request, v *detect.Verdict) Context {
 		sess = v.Session
 	}
 	ch, ph := e.keys(r, sess)
-	if isPage(r, classifyPath(r.PathOnly())) {
+	page := isPage(r, classifyPath(r.PathOnly()))
+	if page {
 		e.clients.add(ch, now)
 		e.prefixes.add(ph, now)
 	}
 	var c Context
 	c.Burst, c.Minute = e.clients.counts(ch, now)
 	_, c.PrefixMinute = e.prefixes.counts(ph, now)
+	c.pagesAsClient = c.Minute
+	if e.cfg.JSDetection.Expected && sess != nil {
+		// The js_detection rule counts by address + UA too: a client's
+		// first page comes before its session cookie.
+		ah, _ := e.keys(r, nil)
+		if page {
+			e.clients.add(ah, now)
+		}
+		_, c.pagesAsClient = e.clients.counts(ah, now)
+	}
 	return c
 }
 

@@ -32,6 +32,7 @@
 
   var enc = bwSignals.enc, sha256 = bwSignals.sha256;
 
+  // crypto.subtle exists only in secure contexts (https, localhost,
   // 127.0.0.1); hash in batches there so the promise overhead is shared.
   function solveSubtle() {
     var batch = 256, base = 0;
