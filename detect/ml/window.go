@@ -11,7 +11,12 @@ import (
 // address prefix) over the last minute, in slots of slotWidth, with a
 // count-min sketch: fixed memory whatever the number of clients, no lock
 // and no allocation on the hot path, and an error that only ever
-// over-counts (by the collisions of the least-loaded row).
+// over-counts (by the collisions of the least-loaded row). An over-count
+// reads as a faster pace, so it would push people on a busy site towards
+// the challenge: the sketch is wide enough for a busy replica's minute of
+// page views (hundreds of thousands) and counts with the conservative
+// update (only the cells at the key's current minimum grow), which keeps
+// collisions from adding up across rows.
 //
 // Why page views and not requests: one page a person opens brings its
 // assets and API calls along, but people read pages for seconds, while a
@@ -26,8 +31,8 @@ type pageWindow struct {
 const (
 	slotWidth   = 10 * time.Second
 	windowSlots = 6 // one minute
-	sketchRows  = 2
-	sketchWidth = 1 << 14 // per row; 2×16384×6 uint32 = 768 KiB per window
+	sketchRows  = 4
+	sketchWidth = 1 << 16 // per row; 4×65536×6 uint32 = 6 MiB per window
 )
 
 type slot struct {
@@ -37,9 +42,16 @@ type slot struct {
 
 func newPageWindow() *pageWindow { return &pageWindow{seed: maphash.MakeSeed()} }
 
-// cells returns the sketch positions of a key hashed with w.seed.
+// cells returns the sketch positions of a key hashed with w.seed: one per
+// row by double hashing (Kirsch–Mitzenmacher), h1 + r·h2, from the two
+// halves of the 64-bit hash; h2 is odd so the rows never coincide.
 func cells(h uint64) [sketchRows]uint32 {
-	return [sketchRows]uint32{uint32(h) % sketchWidth, uint32(h>>32) % sketchWidth}
+	h1, h2 := uint32(h), uint32(h>>32)|1
+	var c [sketchRows]uint32
+	for r := range c {
+		c[r] = (h1 + uint32(r)*h2) % sketchWidth
+	}
+	return c
 }
 
 // current returns the slot for time now, clearing it first when it still
@@ -63,12 +75,31 @@ func (w *pageWindow) current(now time.Time) *slot {
 	return s
 }
 
-// add counts one page view of the key hashed to h at now.
+// add counts one page view of the key hashed to h at now, with the
+// conservative update: only the cells that hold the key's current estimate
+// grow. Adds that race on the same cells (one client's parallel requests)
+// may each move a different row, so a view can go uncounted: an
+// under-count of a few in thousands under contention, which a lock per
+// page view on the hot path would cost more to avoid than it is worth.
+// An add that finds none of its cells still at the estimate it read
+// retries, so a view is never dropped for want of a cell.
 func (w *pageWindow) add(h uint64, now time.Time) {
 	s := w.current(now)
 	c := cells(h)
-	for r, i := range c {
-		s.cells[r][i].Add(1)
+	for {
+		est := s.cells[0][c[0]].Load()
+		for r := 1; r < sketchRows; r++ {
+			est = min(est, s.cells[r][c[r]].Load())
+		}
+		grew := false
+		for r, i := range c {
+			if s.cells[r][i].CompareAndSwap(est, est+1) {
+				grew = true
+			}
+		}
+		if grew {
+			return
+		}
 	}
 }
 
