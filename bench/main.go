@@ -34,6 +34,7 @@ func main() {
 	flag.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up per target")
 	flag.IntVar(&cfg.FirstVisitEvery, "first-visit-every", cfg.FirstVisitEvery, "one request in N from clients that keep cookies comes without botwarden's session cookie; 0: all of them")
 	flag.BoolVar(&cfg.FullDecode, "full-decode", cfg.FullDecode, "decode every answer completely in the load generator, not only its status")
+	flag.BoolVar(&cfg.CannedSteady, "canned-steady", cfg.CannedSteady, "record the canned server's answers after the warm-up (botwarden's answers under sustained load) instead of before it")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	flag.Parse()
 	if total := (cfg.Warmup + cfg.Phase*time.Duration(cfg.Rounds)) * 3; total > maxRun { // three targets

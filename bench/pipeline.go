@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/rs/zerolog"
 
@@ -15,7 +16,15 @@ import (
 // finisher. The server is built but never listens; only its pipeline is
 // driven, behind the harness's own ext_authz server on loopback.
 var newPipeline = func() (*detect.Pipeline, error) {
+	// BOTWARDEN_* variables apply, so the same run measures a configured
+	// variant (e.g. BOTWARDEN_CLUSTER_REDIS_ADDR: the shared state on).
 	cfg := config.Default()
+	if err := config.ApplyEnv(&cfg, os.Environ()); err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	cfg.Server.GRPCAddr, cfg.Server.HTTPAddr, cfg.Server.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	srv, err := server.New(cfg, zerolog.Nop())
 	if err != nil {

@@ -58,19 +58,18 @@ func (p *Pipeline) Check(ctx context.Context, r *Request) (verdict *Verdict) {
 	if r == nil {
 		return p.SafeVerdict("error", "nil-request")
 	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
 	budget := p.Budget
 	if budget == 0 {
 		budget = DefaultBudget
 	}
-	var deadline time.Time
+	// The budget is checked on elapsed monotonic time: time.Since reads
+	// only the monotonic clock, where comparing against a deadline with
+	// time.Now would read the wall clock too, at every stage.
+	var start time.Time
 	if budget > 0 {
-		deadline = now().Add(budget)
+		start = p.now()
 	}
-	spent := func() bool { return !deadline.IsZero() && now().After(deadline) || ctx.Err() != nil }
+	spent := func() bool { return budget > 0 && p.since(start) > budget || ctx.Err() != nil }
 
 	v := &Verdict{}
 	for _, e := range p.Engines {
@@ -123,11 +122,28 @@ func guard(name string, fn func() error) (err error) {
 	return nil
 }
 
+// now and since read the pipeline's clock.
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pipeline) since(t time.Time) time.Duration {
+	if p.Now != nil {
+		return p.Now().Sub(t)
+	}
+	return time.Since(t)
+}
+
 func (p *Pipeline) finish(ctx context.Context, r *Request, v *Verdict) {
 	for i, f := range p.Finishers {
-		if err := guard(fmt.Sprintf("finisher %d", i), func() error { f.Finish(ctx, r, v); return nil }); err != nil {
+		// The stage is named only when it fails: formatting the name
+		// up front would cost every request an allocation.
+		if err := guard("Finish", func() error { f.Finish(ctx, r, v); return nil }); err != nil {
 			v.Errors++
-			p.report("finisher", err)
+			p.report("finisher", fmt.Errorf("finisher %d: %w", i, err))
 		}
 	}
 }

@@ -4,7 +4,9 @@
 # challenge replay store), curl, wget and python-requests (real bot clients),
 # prometheus + promtool (deploy/prometheus alert tests), caddy (forward_auth
 # test), helm, built from source (deploy/helm chart tests), and g++ (the
-# analytics store, DuckDB, is C++ linked through cgo).
+# analytics store, DuckDB, is C++ linked through cgo), node + npm (the
+# stealth-Chromium adversary of e2e/browser; the test installs its npm
+# packages with npm ci from the committed lockfile).
 # On Debian as root it installs what is missing; elsewhere it says what is
 # missing and the tests that need it skip with a message.
 set -euo pipefail
@@ -12,7 +14,7 @@ declare -A pkg=(
   [nginx]=nginx-light [chromium]=chromium [Xvfb]=xvfb
   [redis-server]=redis-server [curl]=curl [wget]=wget
   [prometheus]=prometheus [promtool]=prometheus [caddy]=caddy
-  [g++]=g++
+  [g++]=g++ [node]=nodejs [npm]=npm
 )
 missing=()
 for bin in "${!pkg[@]}"; do

@@ -24,6 +24,7 @@ const (
 	cInvalidNoClientIP
 	cInvalidOther
 	// The invisible JS detection's injection.
+	cNoJSResult
 	cInjected
 	cInjectEncoded
 	cInjectTooLarge
@@ -52,6 +53,7 @@ var counterNames = [numCounters]string{
 	cInvalidUnbound:    "cookie.invalid.unbound",
 	cInvalidNoClientIP: "cookie.invalid.no_client_ip",
 	cInvalidOther:      "cookie.invalid.error",
+	cNoJSResult:        "fastpath.no_js_result",
 	cInjected:          "jsd.injected",
 	cInjectEncoded:     "jsd.skipped.encoded",
 	cInjectTooLarge:    "jsd.skipped.too_large",

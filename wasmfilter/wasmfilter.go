@@ -201,6 +201,12 @@ func (p *Plugin) handle() (abi.Action, error) {
 		p.stats.inc(p.host, cStale)
 		return abi.ActionContinue, nil
 	}
+	if p.cfg.JSDetection.Enabled && !claims.Flags.Has(token.JSChecked) {
+		// Where the page runs the detection, a session without a result
+		// goes to ext_authz, which counts its pages without one.
+		p.stats.inc(p.host, cNoJSResult)
+		return abi.ActionContinue, nil
+	}
 	score := int(claims.Score)
 	if score < p.cfg.ScoreThreshold {
 		p.stats.inc(p.host, cBelowThreshold)

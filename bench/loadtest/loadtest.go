@@ -54,6 +54,13 @@ type Config struct {
 	// FullDecode makes the load generator decode every answer completely
 	// instead of only its status (see answer).
 	FullDecode bool
+	// CannedSteady records the canned server's answers after the warm-up
+	// instead of before it: botwarden's answers once its engines have
+	// watched the sustained load (most of them denials: the ML engine's
+	// page-pace features take the mix's clients, each asking hundreds of
+	// times a second, for crawlers), so the canned server costs what the
+	// same answers cost and botwarden / canned is the cost of deciding.
+	CannedSteady bool
 	// Options for the botwarden server (Config, Responder); the logger
 	// and registry are the caller's business.
 	Options extauthz.Options
@@ -139,6 +146,9 @@ func (r Report) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "ext_authz Check over loopback gRPC: %d in flight over %d connections, %d round(s) x %s per target, %d distinct requests;\n%s; the client decodes answers: %s\n",
 		c.Concurrency, c.Conns, c.Rounds, c.Phase, len(c.Requests), visits, decoding)
+	if c.CannedSteady {
+		fmt.Fprintln(w, "canned answers recorded after the warm-up: botwarden's answers under the sustained load")
+	}
 	fmt.Fprintf(w, "%-10s %9s %7s %10s %10s %10s %8s %8s\n", "target", "requests", "errors", "req/s", "p50", "p99", "allowed", "denied")
 	for _, res := range []Result{r.Baseline, r.Canned, r.Botwarden} {
 		fmt.Fprintf(w, "%-10s %9d %7d %10.0f %10s %10s %8d %8d\n", res.Name, res.Requests, res.Errors, res.Throughput(),
@@ -191,19 +201,30 @@ type Canned struct {
 
 // Record asks srv once for every request and keeps the answers.
 func Record(ctx context.Context, srv authv3.AuthorizationServer, reqs []*authv3.CheckRequest) (*Canned, error) {
-	c := &Canned{byID: make(map[string]*authv3.CheckResponse, len(reqs))}
+	c := &Canned{}
+	if err := c.record(ctx, srv, reqs); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// record replaces c's answers with srv's current ones. c must not be
+// serving meanwhile.
+func (c *Canned) record(ctx context.Context, srv authv3.AuthorizationServer, reqs []*authv3.CheckRequest) error {
+	byID := make(map[string]*authv3.CheckResponse, len(reqs))
 	for _, r := range reqs {
 		resp, err := srv.Check(ctx, r)
 		if err != nil {
-			return nil, fmt.Errorf("loadtest: record answer: %w", err)
+			return fmt.Errorf("loadtest: record answer: %w", err)
 		}
 		wireForm, err := asSent(resp)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		c.byID[r.GetAttributes().GetRequest().GetHttp().GetId()] = wireForm
+		byID[r.GetAttributes().GetRequest().GetHttp().GetId()] = wireForm
 	}
-	return c, nil
+	c.byID = byID
+	return nil
 }
 
 // asSent is resp in the form botwarden's gRPC handler sends it: the dynamic
@@ -286,6 +307,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, t := range targets {
 		if cfg.Warmup > 0 {
 			t.drive(ctx, cfg, cfg.Warmup, false)
+		}
+	}
+	if cfg.CannedSteady {
+		if err := canned.record(ctx, bw, cfg.Requests); err != nil {
+			return Report{}, err
+		}
+		ct := targets[1]
+		pprof.Do(ctx, pprof.Labels("target", ct.name, "side", "client"), func(ctx context.Context) { err = ct.verify(ctx, cfg.Requests) })
+		if err != nil {
+			return Report{}, err
 		}
 	}
 	for range cfg.Rounds {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,58 @@ func TestRunShort(t *testing.T) {
 	rep.Write(&out)
 	if !strings.Contains(out.String(), "botwarden / do-nothing: throughput") {
 		t.Fatalf("report:\n%s", out.String())
+	}
+}
+
+// wary allows everything until it has seen after requests, then blocks
+// everything: a pipeline whose answers change under sustained load.
+func wary(after int64) func() (*detect.Pipeline, error) {
+	return func() (*detect.Pipeline, error) {
+		var seen atomic.Int64
+		eng := detect.EngineFunc{EngineName: "wary", Fn: func(_ context.Context, _ *detect.Request, v *detect.Verdict) error {
+			if seen.Add(1) > after {
+				v.Automated(detect.SourceBehavioral, 1, "sustained")
+			}
+			return nil
+		}}
+		dec := deciderFunc(func(v *detect.Verdict) {
+			v.Action = detect.ActionAllow
+			if v.Score == detect.ScoreAutomated {
+				v.Action = detect.ActionBlock
+			}
+			v.EnforcedAction = v.Action
+		})
+		return &detect.Pipeline{Engines: []detect.Engine{eng}, Decider: dec}, nil
+	}
+}
+
+// TestRunCannedSteady: the canned server replays the answers botwarden gave
+// before the load, or with CannedSteady those it gives after the warm-up.
+func TestRunCannedSteady(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		steady       bool
+		cannedDenies bool
+	}{
+		{"recorded before the load", false, false},
+		{"recorded after the warm-up", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Concurrency, cfg.Conns, cfg.Phase, cfg.Rounds, cfg.Warmup = 4, 1, 100*time.Millisecond, 1, 300*time.Millisecond
+			cfg.NewPipeline = wary(600) // past the ~380 checks before the warm-up (first visits, recording, verifying)
+			cfg.CannedSteady = tt.steady
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Botwarden.Denied == 0 {
+				t.Fatalf("botwarden denied nothing: %+v", rep.Botwarden)
+			}
+			if got := rep.Canned.Denied > 0; got != tt.cannedDenies {
+				t.Fatalf("canned denied %d of %d, want denials: %v", rep.Canned.Denied, rep.Canned.Requests, tt.cannedDenies)
+			}
+		})
 	}
 }
 

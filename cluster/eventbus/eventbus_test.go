@@ -53,7 +53,9 @@ func testConfig() Config {
 	return Config{Stream: "BWTEST", Subject: "bwtest.events", Partitions: 8, MaxAge: time.Minute, AckWait: time.Second, Rebuild: time.Minute}
 }
 
-func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) { return connectB(t, url) }
+
+func connectB(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {

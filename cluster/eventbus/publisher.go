@@ -3,6 +3,7 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -127,7 +128,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			msg.Header.Set(hdrVersion, version)
 			msg.Header.Set(hdrKinds, strconv.Itoa(int(c.kinds)))
 			msg.Data = data
-			f, err := p.js.PublishMsgAsync(msg)
+			f, err := p.publish(ctx, msg)
 			if err != nil {
 				p.dropErr.Inc()
 				continue
@@ -137,6 +138,25 @@ func (p *Publisher) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
+		}
+	}
+}
+
+// publish hands msg to the client. When too many publications wait for
+// their acknowledgement (a burst faster than JetStream stores), it waits
+// for them rather than dropping: the bounded buffer in front is where
+// events are dropped, and counted, when the bus cannot keep up.
+func (p *Publisher) publish(ctx context.Context, msg *nats.Msg) (jetstream.PubAckFuture, error) {
+	for {
+		f, err := p.js.PublishMsgAsync(msg)
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return f, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.js.PublishAsyncComplete():
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -45,7 +45,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if o := h.c.verify(context.Background(), bodies[i], cl); o.result != resultPassed {
+		if o := h.c.verify(context.Background(), bodies[i], kindJS, cl); o.result != resultPassed {
 			b.Fatalf("answer %d: %s %v", i, o.result, o.err)
 		}
 	}

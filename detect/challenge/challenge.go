@@ -35,8 +35,17 @@ import (
 )
 
 var (
+	//go:embed assets/signals.js
+	signalsJS string
 	//go:embed assets/challenge.js
-	script string
+	challengeJS string
+	//go:embed assets/jsd.js
+	jsdJS string
+
+	// script is the challenge page's inline script; detectScript is what
+	// the injected tag of the invisible detection loads.
+	script       = signalsJS + challengeJS
+	detectScript = []byte(signalsJS + jsdJS)
 	//go:embed assets/page.html
 	pageHTML string
 	//go:embed assets/message.html

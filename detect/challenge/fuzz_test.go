@@ -22,7 +22,7 @@ func FuzzSubmission(f *testing.F) {
 	known := map[string]bool{
 		resultPassed: true, resultFailed: true, resultBlocked: true, resultMalformed: true, resultSignature: true,
 		resultExpired: true, resultWrongKind: true, resultUnbound: true, resultWork: true, resultReplayed: true,
-		resultSession: true, resultStoreError: true, resultSignalsUnbound: true,
+		resultSession: true, resultStoreError: true, resultSignalsUnbound: true, resultJSDPassed: true, resultJSDFailed: true,
 	}
 	cl := client{ip: netip.MustParseAddr(b.ip), ua: b.ua, now: h.now}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -38,7 +38,7 @@ func FuzzSubmission(f *testing.F) {
 			}
 			_ = s.Signals.Bound()
 		}
-		o := h.c.verify(context.Background(), body, cl)
+		o := h.c.verify(context.Background(), body, kindJS, cl)
 		if !known[o.result] {
 			t.Fatalf("unknown result %q", o.result)
 		}

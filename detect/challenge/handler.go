@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/botwarden/botwarden/detect"
@@ -37,6 +38,10 @@ const (
 	// resultSignalsUnbound: the signals' digest does not cover this
 	// ticket: readings taken for another ticket, or edited.
 	resultSignalsUnbound = "signals_unbound"
+	// The invisible detection's results (its answers are counted with the
+	// same rejection reasons).
+	resultJSDPassed = "jsd_passed"
+	resultJSDFailed = "jsd_failed"
 )
 
 // ServeHTTP implements http.Handler for Prefix+"/challenge" (POST, the
@@ -50,6 +55,28 @@ func (c *Challenge) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			return
 		}
 		c.serveSubmit(w, hr)
+	case c.cfg.Prefix + "/jsd.js":
+		if hr.Method != http.MethodGet && hr.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+		h.Set("Cache-Control", "public, max-age=3600")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(detectScript)
+	case c.cfg.Prefix + "/jsd/ticket", c.cfg.Prefix + "/jsd":
+		if hr.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if strings.HasSuffix(hr.URL.Path, "/ticket") {
+			c.serveJSDTicket(w, hr)
+		} else {
+			c.serveJSD(w, hr)
+		}
 	case c.cfg.Prefix + "/nojs":
 		if hr.Method != http.MethodGet && hr.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -98,18 +125,67 @@ func (c *Challenge) serveSubmit(w http.ResponseWriter, hr *http.Request) {
 		c.finish(w, hr, outcome{result: resultTooLarge, path: "/", err: err})
 		return
 	}
-	c.finish(w, hr, c.verify(hr.Context(), string(body), c.client(hr)))
+	c.finish(w, hr, c.verify(hr.Context(), string(body), kindJS, c.client(hr)))
+}
+
+// serveJSDTicket gives the invisible detection a ticket bound to this
+// client and its session (a fresh session when the request has none).
+func (c *Challenge) serveJSDTicket(w http.ResponseWriter, hr *http.Request) {
+	cl := c.client(hr)
+	claims, err := c.sessions.Read(cl.cookie, cl.ip, cl.ua, cl.now)
+	if err != nil {
+		claims = c.sessions.Fresh(cl.ip, cl.ua, cl.now)
+		sc, err := c.sessions.SetCookie(claims, cl.now, session.IssueNew)
+		if err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Add("Set-Cookie", sc)
+	}
+	scfg := c.sessions.Config()
+	t := newTicket(kindJSD, claims.SessionID, 0, cl.ip, cl.ua, scfg.IPv4Prefix, scfg.IPv6Prefix, "/", cl.now)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, c.sign.seal(t))
+}
+
+// serveJSD records the invisible detection's readings in the session
+// cookie: 204 with the cookie when accepted (passed or failed), otherwise
+// the refusal, counted by reason like a challenge answer.
+func (c *Challenge) serveJSD(w http.ResponseWriter, hr *http.Request) {
+	var o outcome
+	if mt, _, _ := mime.ParseMediaType(hr.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		o = outcome{result: resultMalformed, err: fmt.Errorf("content-type %q", mt)}
+	} else if body, err := io.ReadAll(http.MaxBytesReader(w, hr.Body, c.cfg.MaxBodyBytes)); err != nil {
+		o = outcome{result: resultTooLarge, err: err}
+	} else {
+		o = c.verify(hr.Context(), string(body), kindJSD, c.client(hr))
+	}
+	c.submissions.WithLabelValues(o.result).Inc()
+	c.log.Debug().Str("result", o.result).Strs("tags", o.tags).AnErr("reason", o.err).Msg("js detection answer")
+	w.Header().Set("Cache-Control", "no-store")
+	switch o.result {
+	case resultJSDPassed, resultJSDFailed:
+		w.Header().Add("Set-Cookie", o.setCookie)
+		w.WriteHeader(http.StatusNoContent)
+	case resultStoreError:
+		http.Error(w, o.result, http.StatusServiceUnavailable)
+	case resultTooLarge:
+		http.Error(w, o.result, http.StatusRequestEntityTooLarge)
+	default:
+		http.Error(w, o.result, http.StatusBadRequest)
+	}
 }
 
 // verify checks a JavaScript answer and decides the new session state.
 // Order matters: everything cheap and stateless first, the replay store
 // only for answers that are otherwise valid (so garbage cannot fill it).
-func (c *Challenge) verify(ctx context.Context, body string, cl client) outcome {
+func (c *Challenge) verify(ctx context.Context, body string, k kind, cl client) outcome {
 	sub, err := ParseSubmission(body)
 	if err != nil {
 		return outcome{result: resultMalformed, path: "/", err: err}
 	}
-	t, o, ok := c.openTicket(sub.Ticket, kindJS, cl)
+	t, o, ok := c.openTicket(sub.Ticket, k, cl)
 	if !ok {
 		return o
 	}
@@ -146,6 +222,25 @@ func (c *Challenge) verify(ctx context.Context, body string, cl client) outcome 
 	c.sessions.Renew(&claims, cl.ip, cl.ua, cl.now)
 	claims.Findings = session.EncodeFindings(j.Tags)
 	reason := session.IssueChallengePassed
+	if k == kindJSD {
+		// The invisible detection records its result only: no challenge
+		// pass, no attempt counted, the score left to the next verdict
+		// (a failure makes the session certainly automated).
+		o.result = resultJSDPassed
+		if j.Passed {
+			claims.Flags |= token.JSChecked | token.JSPassed
+		} else {
+			o.result = resultJSDFailed
+			reason = session.IssueChallengeFailed
+			claims.Flags = claims.Flags&^(token.ChallengePassed|token.JSPassed) | token.JSChecked
+			claims.Expiry = cl.now.Add(c.cfg.FailedTTL).Unix()
+			claims.Score = detect.ScoreAutomated
+		}
+		if o.setCookie, err = c.sessions.SetCookie(claims, cl.now, reason); err != nil {
+			return outcome{result: resultStoreError, path: t.path, err: err}
+		}
+		return o
+	}
 	if j.Passed {
 		o.result = resultPassed
 		claims.Flags = claims.Flags&^(token.NoJS|token.Blocked) | token.ChallengePassed | token.JSChecked | token.JSPassed

@@ -39,6 +39,8 @@ type kind byte
 const (
 	kindJS   kind = 1
 	kindNoJS kind = 2
+	// kindJSD: the invisible detection's ticket (no work, no return path).
+	kindJSD kind = 3
 )
 
 const (

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -101,7 +102,13 @@ type Engine struct {
 	disabled map[int]bool
 	log      zerolog.Logger
 	hits     *prometheus.CounterVec
-	uas      *uaCache
+	// fired caches, per detection ID (int → firedDetection), its tags and
+	// hits' child: a bot request fires a detection, and looking it up in
+	// the catalogue and resolving its label each time cost more than the
+	// check itself. Entries are made on first use, so /metrics lists only
+	// detections that fired, as before.
+	fired sync.Map
+	uas   *uaCache
 	// LoadTime is how long New took (compiling the UA database).
 	LoadTime time.Duration
 }
@@ -194,9 +201,20 @@ func (e *Engine) flag(v *detect.Verdict, id int) {
 	if e.disabled[id] {
 		return
 	}
-	d := mustLookup(id)
-	v.Automated(detect.SourceHeuristics, id, d.Tags...)
-	e.hits.WithLabelValues(d.Name).Inc()
+	f, ok := e.fired.Load(id)
+	if !ok {
+		d := mustLookup(id)
+		f, _ = e.fired.LoadOrStore(id, firedDetection{tags: d.Tags, hits: e.hits.WithLabelValues(d.Name)})
+	}
+	fd := f.(firedDetection)
+	v.Automated(detect.SourceHeuristics, id, fd.tags...)
+	fd.hits.Inc()
+}
+
+// firedDetection is what flag needs of a detection that has fired.
+type firedDetection struct {
+	tags []string
+	hits prometheus.Counter
 }
 
 // malformed reports control characters (other than tab) or invalid UTF-8.

@@ -1,6 +1,7 @@
 package ml
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -248,5 +249,40 @@ func TestCalibration(t *testing.T) {
 		if bad.validate() == nil {
 			t.Errorf("%+v validated", bad)
 		}
+	}
+}
+
+// TestJSDetectionMissing: where the invisible detection is expected, a
+// session that fetched its third page without a result is likely
+// automated; one with a result is not touched.
+func TestJSDetectionMissing(t *testing.T) {
+	m, err := EmbeddedModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.JSDetection.Expected = true
+	e, err := newEngine(cfg, m, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, withJS := range []bool{false, true} {
+		sess := &detect.Session{ID: fmt.Sprintf("js-%v", withJS)}
+		for i := 1; i <= 4; i++ {
+			r := page(testChromeUA, fmt.Sprintf("/p/%d", i), detect.Headers{"cookie": "a=b", "referer": "https://shop.example/"})
+			r.Time = t0.Add(time.Duration(i) * 8 * time.Second) // a reader's pace
+			v := &detect.Verdict{Session: sess, JSDetectionChecked: withJS, JSDetectionPassed: withJS}
+			if err := e.Evaluate(t.Context(), r, v); err != nil {
+				t.Fatal(err)
+			}
+			flagged := v.HasTag(TagJSDetectionMissing)
+			if want := !withJS && i >= 3; flagged != want || want && v.Score > 20 || !want && v.Score < 30 {
+				t.Errorf("js %v, page %d: score %d tags %v", withJS, i, v.Score, v.Tags)
+			}
+		}
+	}
+	if err := (Config{JSDetection: JSDetectionRule{Pages: 3, Score: 40}}).Validate(); err == nil {
+		t.Error("a score outside 2–29 validated")
 	}
 }

@@ -144,6 +144,9 @@ type Context struct {
 	// PrefixMinute is the page views of the client's /24 (IPv6 /48) in the
 	// last minute.
 	PrefixMinute uint32
+	// pagesAsClient is the address + UA's page views in the minute, for
+	// the js_detection rule (not a feature).
+	pagesAsClient uint32
 }
 
 // features fills x (len NumFeatures) for r; v supplies what earlier engines

@@ -45,10 +45,35 @@ type Config struct {
 	// ModelFile is a model written by `botwarden train`; empty uses the
 	// embedded model.
 	ModelFile string `yaml:"model_file"`
+	// JSDetection is the rule for clients that never report the invisible
+	// JavaScript detection.
+	JSDetection JSDetectionRule `yaml:"js_detection"`
 }
 
-// DefaultConfig returns the defaults: the embedded model.
-func DefaultConfig() Config { return Config{} }
+// JSDetectionRule: where the Wasm filter injects the invisible detection
+// into HTML pages, every browser reports a result from its second page on.
+// A session (or address + UA) with Pages page views in the last minute and
+// still no result gets at most Score (likely automated: the default policy
+// challenges it) and the tag js-detection-missing.
+type JSDetectionRule struct {
+	// Expected turns the rule on: set it where the filter injects
+	// (default off: without the injection no client has a result).
+	Expected bool `yaml:"expected"`
+	// Pages is the page view from which a missing result counts (default 3).
+	Pages int `yaml:"pages"`
+	// Score is the score given then (default 20).
+	Score int `yaml:"score"`
+}
+
+// TagJSDetectionMissing marks a client that fetched pages but never
+// reported the invisible detection.
+const TagJSDetectionMissing = "js-detection-missing"
+
+// DefaultConfig returns the defaults: the embedded model, the invisible
+// detection not expected.
+func DefaultConfig() Config {
+	return Config{JSDetection: JSDetectionRule{Pages: 3, Score: 20}}
+}
 
 // Validate checks the configuration; errors name the field.
 func (c Config) Validate() error {
@@ -56,6 +81,12 @@ func (c Config) Validate() error {
 		if _, err := os.Stat(c.ModelFile); err != nil {
 			return fmt.Errorf("model_file: %w", err)
 		}
+	}
+	if c.JSDetection.Pages < 1 || c.JSDetection.Pages > 100 {
+		return fmt.Errorf("js_detection.pages: %d is outside 1–100", c.JSDetection.Pages)
+	}
+	if c.JSDetection.Score < 2 || c.JSDetection.Score > 29 {
+		return fmt.Errorf("js_detection.score: %d is outside 2–29 (likely automated)", c.JSDetection.Score)
 	}
 	return nil
 }
@@ -101,7 +132,7 @@ func NewWithModel(m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Eng
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("ml: %w", err)
 	}
-	return newEngine(Config{}, m, log, reg)
+	return newEngine(DefaultConfig(), m, log, reg)
 }
 
 func newEngine(cfg Config, m *Model, log zerolog.Logger, reg prometheus.Registerer) (*Engine, error) {
@@ -136,18 +167,27 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 	if v.Score == detect.ScoreAutomated {
 		return nil
 	}
-	s := e.Score(r, v)
+	c := e.observe(r, v)
+	s := e.score(r, v, c)
 	v.Propose(s, detect.SourceML)
 	e.scored.Observe(float64(s))
+	if j := e.cfg.JSDetection; j.Expected && max(c.Minute, c.pagesAsClient) >= uint32(j.Pages) && !v.JSDetectionChecked {
+		v.Lower(j.Score, detect.SourceML)
+		v.AddTags(TagJSDetectionMissing)
+	}
 	return nil
 }
 
 // Score returns the model's score (2–99) for r, given what earlier engines
 // put in v (v may be nil). A page view counts towards the client's pace.
 func (e *Engine) Score(r *detect.Request, v *detect.Verdict) int {
+	return e.score(r, v, e.observe(r, v))
+}
+
+func (e *Engine) score(r *detect.Request, v *detect.Verdict, c Context) int {
 	xp := e.pool.Get().(*[]float64)
 	defer e.pool.Put(xp)
-	e.ex.features(r, v, e.observe(r, v), *xp)
+	e.ex.features(r, v, c, *xp)
 	return e.model.Score(*xp)
 }
 
@@ -169,13 +209,24 @@ func (e *Engine) observe(r *detect.Request, v *detect.Verdict) Context {
 		sess = v.Session
 	}
 	ch, ph := e.keys(r, sess)
-	if isPage(r, classifyPath(r.PathOnly())) {
+	page := isPage(r, classifyPath(r.PathOnly()))
+	if page {
 		e.clients.add(ch, now)
 		e.prefixes.add(ph, now)
 	}
 	var c Context
 	c.Burst, c.Minute = e.clients.counts(ch, now)
 	_, c.PrefixMinute = e.prefixes.counts(ph, now)
+	c.pagesAsClient = c.Minute
+	if e.cfg.JSDetection.Expected && sess != nil {
+		// The js_detection rule counts by address + UA too: a client's
+		// first page comes before its session cookie.
+		ah, _ := e.keys(r, nil)
+		if page {
+			e.clients.add(ah, now)
+		}
+		_, c.pagesAsClient = e.clients.counts(ah, now)
+	}
 	return c
 }
 

@@ -73,3 +73,25 @@ func BenchmarkFinishNew(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateFinishReissue is a returning client whose score
+// category changed since its cookie was issued (likely human then, likely
+// automated now): the engine reads the cookie and the finisher reissues it,
+// reading it again to carry the session forward.
+func BenchmarkEvaluateFinishReissue(b *testing.B) {
+	m := benchManager(b)
+	r := benchRequest(b, m)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		v := detect.Verdict{}
+		if err := m.Evaluate(ctx, r, &v); err != nil || v.Session == nil {
+			b.Fatal("cookie not honoured")
+		}
+		v.Score = 2
+		m.Finish(ctx, r, &v)
+		if len(v.SetCookies) != 1 {
+			b.Fatal("no cookie reissued")
+		}
+	}
+}

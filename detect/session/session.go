@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -54,12 +55,23 @@ type Manager struct {
 	cookie cookieFormat
 	log    zerolog.Logger
 	now    func() time.Time
+	// opened remembers the claims of cookies that opened, by value: a
+	// returning client sends the same cookie on every request, and the
+	// engine and the finisher both read it, so most reads would otherwise
+	// decrypt a value already decrypted. Only genuine values get in (a
+	// forged one never opens), and the ring's keys never change, so a
+	// value's claims stay what decryption gives; their times are checked
+	// again on every read.
+	opened *lru.Cache[string, token.Claims]
 
 	results *prometheus.CounterVec
 	issued  *prometheus.CounterVec
 	// absent and valid are results' children for the two outcomes of
-	// nearly every request, resolved once so Evaluate does no label lookup.
+	// nearly every request, resolved once so Evaluate does no label lookup;
+	// issuedBy holds issued's children for the known reasons, for the same
+	// reason (a cookie is issued on every first visit).
 	absent, valid prometheus.Counter
+	issuedBy      map[string]prometheus.Counter
 }
 
 // New builds a Manager. reg may be nil (metrics are then kept but not
@@ -76,8 +88,12 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Manager, e
 		log.Warn().Msg("session: no keys configured; using a random key: cookies will not survive a restart or be shared by replicas")
 	}
 	ss, _ := sameSite(cfg.SameSite) // validated
+	opened, err := lru.New[string, token.Claims](openedCookies)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
 	m := &Manager{
-		cfg: cfg, ring: ring, log: log, now: time.Now,
+		cfg: cfg, ring: ring, log: log, now: time.Now, opened: opened,
 		cookie: newCookieFormat(http.Cookie{
 			Name: cfg.CookieName, Path: "/", Domain: cfg.Domain, Secure: cfg.Secure, HttpOnly: cfg.HTTPOnly, SameSite: ss,
 		}),
@@ -91,6 +107,10 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Manager, e
 		}, []string{"reason"}),
 	}
 	m.absent, m.valid = m.results.WithLabelValues("absent"), m.results.WithLabelValues("valid")
+	m.issuedBy = make(map[string]prometheus.Counter)
+	for _, reason := range []string{IssueNew, IssueRefresh, IssueChallengePassed, IssueChallengeFailed, IssueNoJSPassed} {
+		m.issuedBy[reason] = m.issued.WithLabelValues(reason)
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.results, m.issued} {
 			if err := reg.Register(c); err != nil {
@@ -131,16 +151,33 @@ func (m *Manager) Read(value string, clientIP netip.Addr, ua string, now time.Ti
 // Open decodes a cookie value without checking the client binding (for
 // tools and tests that inspect a cookie).
 func (m *Manager) Open(value string, now time.Time) (token.Claims, error) {
-	return m.ring.Open(value, now)
+	if c, ok := m.opened.Get(value); ok {
+		return c, c.ValidAt(now)
+	}
+	c, err := m.ring.Open(value, now)
+	if err == nil {
+		// The value may point into a reused request buffer: keep a copy.
+		m.opened.Add(strings.Clone(value), c)
+	}
+	return c, err
 }
+
+// openedCookies bounds Manager.opened: the clients active at once on one
+// replica, at about 200 bytes each.
+const openedCookies = 8192
 
 // ReadRequest is Read for the session cookie of r. A missing cookie gives
 // ErrNoCookie. When the header carries the name more than once (a stale
 // host-only cookie beside a Domain one, say), the first that reads wins and
 // otherwise the first one's error is returned.
 func (m *Manager) ReadRequest(r *detect.Request) (token.Claims, error) {
+	return m.readRequest(r, m.Now(r))
+}
+
+// readRequest is ReadRequest at the request time now, for callers that
+// have already read it.
+func (m *Manager) readRequest(r *detect.Request, now time.Time) (token.Claims, error) {
 	var first error
-	now := m.Now(r)
 	for v := range cookieValues(r.Headers.Get("cookie"), m.cfg.CookieName) {
 		c, err := m.Read(v, r.ClientIP, r.UserAgent(), now)
 		if err == nil {
@@ -201,7 +238,11 @@ func (m *Manager) SetCookie(c token.Claims, now time.Time, reason string) (strin
 	if err != nil {
 		return "", fmt.Errorf("session: seal: %w", err)
 	}
-	m.issued.WithLabelValues(reason).Inc()
+	if n, ok := m.issuedBy[reason]; ok {
+		n.Inc()
+	} else {
+		m.issued.WithLabelValues(reason).Inc()
+	}
 	return m.cookie.format(val, max(int(c.Expiry-now.Unix()), 1)), nil
 }
 
@@ -232,7 +273,8 @@ func (m *Manager) Name() string { return "session" }
 // v.Session and sets the verdict's challenge and JS flags; anything else is
 // counted by reason and ignored (the request is judged as if cookieless).
 func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdict) error {
-	c, err := m.ReadRequest(r)
+	now := m.Now(r)
+	c, err := m.readRequest(r, now)
 	switch {
 	case errors.Is(err, ErrNoCookie):
 		m.absent.Inc()
@@ -247,7 +289,6 @@ func (m *Manager) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdi
 		return nil
 	}
 	m.valid.Inc()
-	now := m.Now(r)
 	s := &detect.Session{
 		ID:              c.SessionID.String(),
 		IssuedAt:        time.Unix(c.IssuedAt, 0),
@@ -310,7 +351,7 @@ func (m *Manager) Finish(_ context.Context, r *detect.Request, v *detect.Verdict
 			return
 		}
 		var err error
-		if c, err = m.ReadRequest(r); err != nil {
+		if c, err = m.readRequest(r, now); err != nil {
 			return // cannot happen: the engine just read it
 		}
 		m.Renew(&c, r.ClientIP, ua, now)

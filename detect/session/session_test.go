@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -368,6 +369,36 @@ func TestSeveralCookiesOfTheName(t *testing.T) {
 			_, err := m.ReadRequest(r)
 			if (err == nil) != tc.ok {
 				t.Fatalf("ReadRequest = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestOpenedCookieRechecked: a cookie read once (and so remembered) is
+// still judged afresh on every read: its times against the request's, its
+// binding against the client.
+func TestOpenedCookieRechecked(t *testing.T) {
+	m, _ := newManager(t, testConfig())
+	pair := issue(t, m, 0, 0, t0)
+	value := pair[len(m.cfg.CookieName)+1:]
+	if _, err := m.Read(value, netip.MustParseAddr("192.0.2.10"), ua, t0); err != nil {
+		t.Fatalf("first read: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		ip   string
+		at   time.Time
+		want error
+	}{
+		{"again", "192.0.2.10", t0.Add(time.Minute), nil},
+		{"expired", "192.0.2.10", t0.Add(m.cfg.Lifetime + time.Second), token.ErrExpired},
+		{"before issue", "192.0.2.10", t0.Add(-time.Hour), token.ErrNotYet},
+		{"other client", "198.51.100.7", t0.Add(time.Minute), token.ErrUnbound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.Read(value, netip.MustParseAddr(tt.ip), ua, tt.at)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Read = %v, want %v", err, tt.want)
 			}
 		})
 	}

@@ -339,14 +339,22 @@ func (r *Ring) Open(token string, now time.Time) (Claims, error) {
 	if err := decodeRecord(rec, &c); err != nil {
 		return c, err
 	}
+	return c, c.ValidAt(now)
+}
+
+// ValidAt checks c's times against now, as Open does: valid from IssuedAt
+// minus one minute of clock skew until Expiry. A caller that keeps opened
+// claims (to skip decryption for a token it has seen) checks them again
+// with this on every use.
+func (c Claims) ValidAt(now time.Time) error {
 	t := now.Unix()
 	if t >= c.Expiry {
-		return c, fmt.Errorf("%w: at %d", ErrExpired, c.Expiry)
+		return fmt.Errorf("%w: at %d", ErrExpired, c.Expiry)
 	}
 	if c.IssuedAt > t+maxSkew {
-		return c, fmt.Errorf("%w: at %d", ErrNotYet, c.IssuedAt)
+		return fmt.Errorf("%w: at %d", ErrNotYet, c.IssuedAt)
 	}
-	return c, nil
+	return nil
 }
 
 // maxSkew tolerates replicas whose clocks differ slightly.

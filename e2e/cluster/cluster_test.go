@@ -1,9 +1,3 @@
-// Package cluster tests several botwarden replicas as separate processes
-// (the binary, built once) sharing Redis (Debian's redis-server) and NATS
-// JetStream (the official server, embedded in the test process), each on
-// its own loopback ports behind its own gateway, under the faults a
-// replicated deployment meets: Redis killed and restarted, NATS killed and
-// restarted, Redis answering late.
 package cluster
 
 import (
@@ -130,10 +124,14 @@ func startLoad(url string) *load {
 
 func (l *load) end() { close(l.stop); l.done.Wait() }
 
-func sum(t *testing.T, st *stack, name string, labels map[string]string) float64 {
+// sum adds a metric over the replicas (only of rs when given).
+func sum(t *testing.T, st *stack, name string, labels map[string]string, rs ...*replica) float64 {
 	t.Helper()
+	if len(rs) == 0 {
+		rs = st.replicas
+	}
 	s := 0.0
-	for _, r := range st.replicas {
+	for _, r := range rs {
 		s += r.metric(t, name, labels)
 	}
 	return s
@@ -261,4 +259,51 @@ func TestSlowRedis(t *testing.T) {
 	if fallbacks == 0 {
 		t.Error("no fallbacks counted: were the rate limits waiting for Redis?")
 	}
+}
+
+// TestReplicaKilled: one of three replicas killed (SIGKILL) while a
+// scraper it may be analysing is being stopped. The gateway's round robin
+// skips the dead replica; at most the Checks in flight on it fail (and
+// fail open, as envoy-http.yaml's failure_mode_allow says); its
+// partitions move to the survivors and the scraper stays stopped.
+func TestReplicaKilled(t *testing.T) {
+	st := startCluster(t, 3, "")
+	l := startLoad(st.url)
+	v := newVisitor("203.0.113.99", st.url)
+	v.scrape(40, 9000)
+	b := v.firstBlocked()
+	if b < 0 {
+		t.Fatal("scraper not stopped before the kill")
+	}
+	st.replicas[2].kill() // not replica 0: it also serves the gateway's challenge route
+	killed := time.Now()
+	v.scrape(60, 9040)
+	l.end()
+	after := v.answers()[40:]
+	through := 0
+	for _, a := range after {
+		if a.status != http.StatusForbidden {
+			through++
+		}
+	}
+	t.Logf("after the kill: %d of %d scraper requests let through (in flight on the dead replica, failing open); load: %d requests, %d not answered",
+		through, len(after), l.sent.Load(), l.failed.Load())
+	if through > 2 {
+		t.Errorf("%d scraper requests let through after a replica died, want only what was in flight (≤ 2)", through)
+	}
+	if l.failed.Load() != 0 {
+		t.Errorf("%d requests failed", l.failed.Load())
+	}
+	// The survivors took the dead replica's partitions over (pinned by the
+	// traffic since): they analyse events again.
+	analysed := sum(t, st, "botwarden_cluster_events_consumed_total", map[string]string{"result": "analysed"}, st.replicas[:2]...)
+	fresh := newVisitor("203.0.113.100", st.url)
+	fresh.scrape(60, 12000)
+	if fresh.firstBlocked() < 0 {
+		t.Fatal("a new scraper after the kill was not stopped")
+	}
+	if now := sum(t, st, "botwarden_cluster_events_consumed_total", map[string]string{"result": "analysed"}, st.replicas[:2]...); now <= analysed {
+		t.Error("the surviving replicas analysed nothing after the kill")
+	}
+	t.Logf("a new scraper was stopped after %d pages, %v after the kill", fresh.firstBlocked(), time.Since(killed).Round(time.Millisecond))
 }

@@ -132,7 +132,10 @@ func startReplica(t *testing.T, name, cfg string, env ...string) *replica {
 	out := &syncBuffer{}
 	r.cmd = exec.Command(bin, "serve", "-config", cfg)
 	r.cmd.Env = append(os.Environ(), append(env, "BOTWARDEN_SERVER_GRPC_ADDR="+r.grpc, "BOTWARDEN_SERVER_HTTP_ADDR="+r.http,
-		"BOTWARDEN_SERVER_SHUTDOWN_GRACE=1s")...)
+		"BOTWARDEN_SERVER_SHUTDOWN_GRACE=1s",
+		// Each replica's own admin listener; the analytics store is not
+		// what these tests are about and costs every process memory.
+		"BOTWARDEN_SERVER_ADMIN_ADDR="+freeAddr(t), "BOTWARDEN_ANALYTICS_ENABLED=false")...)
 	r.cmd.Stdout, r.cmd.Stderr = out, out
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

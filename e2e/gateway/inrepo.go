@@ -478,10 +478,51 @@ func (g *InRepo) forward(w http.ResponseWriter, r *http.Request, s *Stream, idx 
 	h.Set("x-envoy-upstream-service-time", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
 	s.details, s.status = "via_upstream", resp.StatusCode
 	g.encode(s, h, idx)
+	if bodyFilters := g.bodyFilters(idx); len(bodyFilters) > 0 {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBufferedBody))
+		if err != nil {
+			s.flags.upstreamConnFailure = true
+		}
+		for _, bf := range bodyFilters {
+			body = bf.EncodeBody(s, body)
+		}
+		g.writeHeaders(w, s, resp.StatusCode, h)
+		n, err := w.Write(body)
+		s.bytesOut = uint64(n)
+		if err != nil {
+			s.flags.downstreamReset = true
+		}
+		return
+	}
 	g.writeHeaders(w, s, resp.StatusCode, h)
 	n, err := io.Copy(w, resp.Body)
 	s.bytesOut = uint64(n)
 	if err != nil {
 		s.flags.downstreamReset = true
 	}
+}
+
+// maxBufferedBody bounds a response body the gateway buffers for body
+// filters (Envoy's per-filter buffer limit plays this role).
+const maxBufferedBody = 16 << 20
+
+// bodyFilters are the chain's BodyFilters from upTo down, in encoder order.
+func (g *InRepo) bodyFilters(upTo int) []BodyFilter {
+	var out []BodyFilter
+	for i := min(upTo, len(g.plan.chain)-1); i >= 0; i-- {
+		f := g.plan.chain[i]
+		switch f.kind {
+		case kindFilter:
+			if bf, ok := f.filter.(BodyFilter); ok {
+				out = append(out, bf)
+			}
+		case kindHooks:
+			for _, hook := range slices.Backward(g.opts.Filters) {
+				if bf, ok := hook.(BodyFilter); ok {
+					out = append(out, bf)
+				}
+			}
+		}
+	}
+	return out
 }

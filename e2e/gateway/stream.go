@@ -38,6 +38,14 @@ type ResponseFilter interface {
 	EncodeHeaders(s *Stream, resp *HeaderMap)
 }
 
+// BodyFilter is a ResponseFilter that also sees the upstream response
+// body, whole, and returns what goes on to the client: the gateway then
+// buffers the body, as Envoy does for a filter that buffers it
+// (StopIterationAndBuffer). Local replies do not go through it.
+type BodyFilter interface {
+	EncodeBody(s *Stream, body []byte) []byte
+}
+
 // LogFilter is a Filter told when the request is complete (Proxy-Wasm's
 // proxy_on_log), before the access loggers run.
 type LogFilter interface {

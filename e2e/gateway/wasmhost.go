@@ -113,10 +113,13 @@ func (w *WasmHost) Close() error {
 	return errors.Join(errs...)
 }
 
-// wasmPlugin is one configured Wasm filter of the chain.
+// wasmPlugin is one configured Wasm filter of the chain. A stream stays
+// open in the module from the request headers to the access log, so the
+// module sees its response headers and body, as in Envoy.
 type wasmPlugin struct {
 	host     *emulator.Host
 	failOpen bool
+	streams  sync.Map // *Stream -> *emulator.Stream
 }
 
 // DecodeHeaders is proxy_on_request_headers with the stream's headers and
@@ -132,7 +135,12 @@ func (p *wasmPlugin) DecodeHeaders(s *Stream) *LocalReply {
 	if s.Client.IsValid() {
 		src = s.Client.String()
 	}
-	res, err := p.host.Request(pairs, src)
+	st, err := p.host.Begin(pairs, src)
+	var res emulator.Result
+	if err == nil {
+		p.streams.Store(s, st)
+		res = st.Result()
+	}
 	if err != nil {
 		if p.failOpen {
 			return nil
@@ -158,6 +166,48 @@ func (p *wasmPlugin) DecodeHeaders(s *Stream) *LocalReply {
 		return &LocalReply{Status: 504, Details: "wasm_paused"}
 	}
 	return nil
+}
+
+// EncodeHeaders is proxy_on_response_headers.
+func (p *wasmPlugin) EncodeHeaders(s *Stream, resp *HeaderMap) {
+	v, ok := p.streams.Load(s)
+	if !ok {
+		return
+	}
+	pairs := make([][2]string, 0, resp.Len())
+	for _, h := range resp.All() {
+		pairs = append(pairs, [2]string{h.Key, h.Value})
+	}
+	out, err := v.(*emulator.Stream).ResponseHeaders(pairs, false)
+	if err != nil {
+		return // a failed VM: the response goes on as it came (fail open)
+	}
+	headers := make([]Header, len(out))
+	for i, kv := range out {
+		headers[i] = Header{Key: kv[0], Value: kv[1]}
+	}
+	*resp = *NewHeaderMap(headers...)
+}
+
+// EncodeBody is proxy_on_response_body with the whole body and
+// end_of_stream.
+func (p *wasmPlugin) EncodeBody(s *Stream, body []byte) []byte {
+	v, ok := p.streams.Load(s)
+	if !ok {
+		return body
+	}
+	out, err := v.(*emulator.Stream).ResponseBody(body, true)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// OnLog is proxy_on_log: the stream ends in the module.
+func (p *wasmPlugin) OnLog(s *Stream) {
+	if v, ok := p.streams.LoadAndDelete(s); ok {
+		_ = v.(*emulator.Stream).End()
+	}
 }
 
 // HeaderToMetadata reproduces the request side of Envoy's

@@ -55,9 +55,13 @@ var browserHeaders = map[string]string{
 }
 
 // pluginConfig reads the filter configuration out of the shipped config.
-func pluginConfig(t *testing.T) wasmfilter.Config {
+func pluginConfig(t *testing.T, configFile ...string) wasmfilter.Config {
 	t.Helper()
-	data, err := os.ReadFile(envoyWasm)
+	file := envoyWasm
+	if len(configFile) > 0 {
+		file = configFile[0]
+	}
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +86,12 @@ func pluginConfig(t *testing.T) wasmfilter.Config {
 
 // botwarden starts the real server with its session section set to what
 // the filter is configured with (the two must agree, README-wasm.md).
-func botwarden(t *testing.T, fc wasmfilter.Config) *server.Server {
+func botwarden(t *testing.T, fc wasmfilter.Config, mutate ...func(*config.Config)) *server.Server {
 	t.Helper()
 	return e2e.StartBotwarden(t, func(cfg *config.Config) {
+		for _, m := range mutate {
+			m(cfg)
+		}
 		cfg.Session.CookieName = fc.CookieName
 		cfg.Session.Keys = nil
 		for _, k := range fc.Keys {
@@ -139,11 +146,15 @@ func serveLoopback(t *testing.T, h http.Handler) string {
 // startGateway runs envoy-wasm.yaml, unchanged, in the in-repo gateway with
 // the Wasm host. One trusted XFF hop: each test client stands for a different
 // address on the internet (the TCP peer is always 127.0.0.1).
-func startGateway(t *testing.T, s *server.Server, originAddr string, host *gateway.WasmHost) *gateway.InRepo {
+func startGateway(t *testing.T, s *server.Server, originAddr string, host *gateway.WasmHost, configFile ...string) *gateway.InRepo {
 	t.Helper()
 	hops := uint32(1)
+	file := envoyWasm
+	if len(configFile) > 0 {
+		file = configFile[0]
+	}
 	opts := gateway.Options{
-		Config: envoyWasm,
+		Config: file,
 		Clusters: map[string]string{
 			"botwarden_authz": s.GRPCAddr().String(),
 			"botwarden_als":   s.GRPCAddr().String(),
@@ -226,11 +237,9 @@ func (c *client) visit(t *testing.T, s *server.Server, base string, n int) int {
 	return checks(t, s) - before
 }
 
-func TestCookieFastPathSavesChecks(t *testing.T) {
-	// proxytest prints every proxy_log call with the standard logger.
-	log.SetOutput(io.Discard)
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	fc := pluginConfig(t)
+// buildFilter builds the filter module as `make wasm` does.
+func buildFilter(t *testing.T) []byte {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "botwarden-filter.wasm")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -241,6 +250,15 @@ func TestCookieFastPathSavesChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return module
+}
+
+func TestCookieFastPathSavesChecks(t *testing.T) {
+	// proxytest prints every proxy_log call with the standard logger.
+	log.SetOutput(io.Discard)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	fc := pluginConfig(t)
+	module := buildFilter(t)
 	host := gateway.NewWasmHost(module)
 	t.Cleanup(func() { _ = host.Close() })
 

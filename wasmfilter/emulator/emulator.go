@@ -247,38 +247,113 @@ type Response struct {
 	Body    []byte
 }
 
-// Exchange runs one whole stream: the request headers as Request does,
-// then, when the module let the request go on, the response headers and
-// the response body in chunks (the last one with end_of_stream), buffering
-// as the module asks, as Envoy does; then proxy_on_log.
-func (h *Host) Exchange(headers [][2]string, sourceAddress string, respHeaders [][2]string, chunks ...[]byte) (res Result, resp Response, err error) {
+// Stream is one stream kept open across the request and the response, as
+// a proxy keeps it while the upstream answers. Its methods take the
+// Host's lock per call, so other streams may run between them.
+type Stream struct {
+	h      *Host
+	id     uint32
+	result Result
+	done   bool
+}
+
+// Begin opens a stream and runs its request headers (as Request does);
+// finish it with End.
+func (h *Host) Begin(headers [][2]string, sourceAddress string) (st *Stream, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failed != nil {
-		return Result{}, Response{}, h.failed
+		return nil, h.failed
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			h.failed = fmt.Errorf("%w: %v", ErrVMFailed, r)
-			res, resp, err = Result{}, Response{}, h.failed
-		}
-	}()
+	defer h.trap(&err)
 	id := h.emu.InitializeHttpContext()
-	res = h.requestHeaders(id, headers, sourceAddress)
-	if res.Local == nil && res.Continue {
-		h.emu.CallOnResponseHeaders(id, respHeaders, len(chunks) == 0)
-		var body []byte
-		for i, c := range chunks {
-			// A chunk the module buffers stays in the host's buffer and
-			// comes back with the next; the body goes on when it does not.
-			if h.emu.CallOnResponseBody(id, c, i == len(chunks)-1) != types.ActionPause {
-				body = append(body, h.emu.GetCurrentResponseBody(id)...)
-			}
-		}
-		resp = Response{Headers: h.emu.GetCurrentResponseHeaders(id), Body: body}
+	return &Stream{h: h, id: id, result: h.requestHeaders(id, headers, sourceAddress)}, nil
+}
+
+// trap turns a guest trap (proxytest panics with the wazero error) into
+// ErrVMFailed for this and every later call.
+func (h *Host) trap(err *error) {
+	if r := recover(); r != nil {
+		h.failed = fmt.Errorf("%w: %v", ErrVMFailed, r)
+		*err = h.failed
 	}
-	h.emu.CompleteHttpContext(id)
-	return res, resp, nil
+}
+
+// Result is what the module did with the request headers.
+func (st *Stream) Result() Result { return st.result }
+
+// ResponseHeaders runs proxy_on_response_headers and returns the headers
+// as the module left them.
+func (st *Stream) ResponseHeaders(headers [][2]string, endOfStream bool) (out [][2]string, err error) {
+	h := st.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return nil, h.failed
+	}
+	defer h.trap(&err)
+	h.emu.CallOnResponseHeaders(st.id, headers, endOfStream)
+	return h.emu.GetCurrentResponseHeaders(st.id), nil
+}
+
+// ResponseBody runs proxy_on_response_body with one chunk and returns
+// what goes on to the client now: nothing while the module buffers, the
+// buffered body (with its changes) when it lets it go.
+func (st *Stream) ResponseBody(chunk []byte, endOfStream bool) (out []byte, err error) {
+	h := st.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return nil, h.failed
+	}
+	defer h.trap(&err)
+	if h.emu.CallOnResponseBody(st.id, chunk, endOfStream) == types.ActionPause {
+		return nil, nil
+	}
+	return append([]byte(nil), h.emu.GetCurrentResponseBody(st.id)...), nil
+}
+
+// End runs proxy_on_log and forgets the stream; calling it again is a
+// no-op.
+func (st *Stream) End() (err error) {
+	h := st.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st.done || h.failed != nil {
+		return h.failed
+	}
+	st.done = true
+	defer h.trap(&err)
+	h.emu.CompleteHttpContext(st.id)
+	return nil
+}
+
+// Exchange runs one whole stream: the request headers, then, when the
+// module let the request go on, the response headers and the body in
+// chunks (the last with end_of_stream), buffering as the module asks, as
+// Envoy does; then proxy_on_log.
+func (h *Host) Exchange(headers [][2]string, sourceAddress string, respHeaders [][2]string, chunks ...[]byte) (Result, Response, error) {
+	st, err := h.Begin(headers, sourceAddress)
+	if err != nil {
+		return Result{}, Response{}, err
+	}
+	defer st.End()
+	res := st.Result()
+	var resp Response
+	if res.Local != nil || !res.Continue {
+		return res, resp, st.End()
+	}
+	if resp.Headers, err = st.ResponseHeaders(respHeaders, len(chunks) == 0); err != nil {
+		return res, resp, err
+	}
+	for i, c := range chunks {
+		out, err := st.ResponseBody(c, i == len(chunks)-1)
+		if err != nil {
+			return res, resp, err
+		}
+		resp.Body = append(resp.Body, out...)
+	}
+	return res, resp, st.End()
 }
 
 // SetClock replaces the clock that request.time is taken from (time.Now by
