@@ -14,6 +14,8 @@ type Config struct {
 	Ingest  IngestConfig `yaml:"ingest"`
 	// MaintainInterval is how often retention and the size cap are applied.
 	MaintainInterval time.Duration `yaml:"maintain_interval"`
+	// Exports push every stored record to sinks (Logpush-style jobs).
+	Exports []ExportConfig `yaml:"exports"`
 }
 
 // DefaultConfig returns the defaults: on, in memory (so that a process
@@ -60,6 +62,16 @@ func (c Config) Validate() error {
 	}
 	if c.MaintainInterval < time.Second {
 		add("maintain_interval: must be at least 1s, got %s", c.MaintainInterval)
+	}
+	names := map[string]bool{}
+	for i, e := range c.Exports {
+		if err := e.Validate(); err != nil {
+			add("exports[%d].%w", i, err)
+		}
+		if names[e.Name] {
+			add("exports[%d].name: %q used twice", i, e.Name)
+		}
+		names[e.Name] = true
 	}
 	return errors.Join(errs...)
 }

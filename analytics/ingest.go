@@ -62,6 +62,8 @@ type Ingester struct {
 	errAt   time.Time
 
 	m ingestMetrics
+
+	exports []*exporter // every stored record is offered to each
 }
 
 type ingestMetrics struct {
@@ -253,6 +255,11 @@ func (in *Ingester) Run(ctx context.Context) {
 	flush := func() {
 		if len(batch) == 0 {
 			return
+		}
+		for _, e := range in.exports {
+			for i := range batch {
+				e.Offer(batch[i])
+			}
 		}
 		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := in.store.Append(wctx, batch)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,8 @@ type Service struct {
 	In    *Ingester
 	log   zerolog.Logger
 	now   func() time.Time
+
+	exportMetrics *exportMetrics
 }
 
 // Open opens the store and builds the writer. A store that cannot be opened
@@ -49,15 +52,34 @@ func Open(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Service, 
 		return nil, err
 	}
 	s.In = in
+	if len(cfg.Exports) > 0 {
+		m, err := newExportMetrics(reg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.exportMetrics = m
+		for _, ec := range cfg.Exports {
+			in.exports = append(in.exports, newExporter(ec, m, log))
+		}
+	}
 	return s, nil
 }
 
 // Run runs the writer and retention until ctx ends.
 func (s *Service) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { s.In.Maintain(ctx, s.cfg.MaintainInterval); close(done) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.In.Maintain(ctx, s.cfg.MaintainInterval) })
+	// Exporters drain after the writer: it hands them its last batch.
+	exportCtx, stopExports := context.WithCancel(context.Background())
+	var ew sync.WaitGroup
+	for _, e := range s.In.exports {
+		ew.Go(func() { e.Run(exportCtx, s.exportMetrics.buffered.WithLabelValues(e.cfg.Name)) })
+	}
 	s.In.Run(ctx)
-	<-done
+	stopExports()
+	ew.Wait()
+	wg.Wait()
 }
 
 // Close closes the store (after Run returned).
