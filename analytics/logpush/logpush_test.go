@@ -53,7 +53,7 @@ type running struct {
 	stop func()
 }
 
-func start(t *testing.T, cfg logpush.Config) *running {
+func start(t testing.TB, cfg logpush.Config) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := logpush.NewMetrics(reg)
@@ -100,7 +100,7 @@ func (r *running) metric(name string, want ...string) float64 {
 	return sum
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,7 +36,7 @@ func (s *natsSink) connect(ctx context.Context) (jetstream.JetStream, error) {
 		// once (and the batch is retried or buffered) instead of waiting in
 		// the client's memory.
 		nc, err := nats.Connect(s.cfg.URL, nats.Name("botwarden-export-"+s.cfg.Name), nats.ReconnectBufSize(-1),
-			nats.Timeout(s.cfg.Timeout), nats.MaxReconnects(-1))
+			nats.Timeout(s.cfg.Timeout), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 		if err != nil {
 			return nil, fmt.Errorf("nats: %w", err)
 		}
