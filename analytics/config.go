@@ -65,7 +65,7 @@ func (c Config) Validate() error {
 	}
 	names := map[string]bool{}
 	for i, e := range c.Exports {
-		if err := e.Validate(); err != nil {
+		if err := e.Validate(RecordSchema); err != nil {
 			add("exports[%d].%w", i, err)
 		}
 		if names[e.Name] {

@@ -19,8 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
-
-	"github.com/botwarden/botwarden/detect"
 )
 
 // startExport runs a service whose ingester feeds one export job.
@@ -203,29 +201,4 @@ func TestExportConfigErrorsNameTheField(t *testing.T) {
 			t.Errorf("%+v: %v, want exports[0].%s", c.ec, err, c.field)
 		}
 	}
-}
-
-// FuzzEncodeRecord: any strings in a record encode to exactly one valid
-// JSON line that decodes back to the same values.
-func FuzzEncodeRecord(f *testing.F) {
-	f.Add("curl/8", "/a\nb", "shop", "\xff\x00<script>")
-	f.Fuzz(func(t *testing.T, ua, path, host, tag string) {
-		rec := Record{Time: time.Unix(1700000000, 0), UserAgent: ua, Path: path, Host: host, BotTags: []string{tag}, Action: string(detect.ActionBlock)}
-		for _, format := range []string{"rfc3339", "unix", "unixnano"} {
-			b, err := EncodeRecord(nil, &rec, nil, format)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Count(string(b), "\n") != 1 || b[len(b)-1] != '\n' {
-				t.Fatalf("not one line: %q", b)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("%q: %v", b, err)
-			}
-			if m["BotAction"] != "block" {
-				t.Fatalf("%v", m)
-			}
-		}
-	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/botwarden/botwarden/analytics/logpush"
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/reputation"
 )
@@ -63,7 +64,7 @@ type Ingester struct {
 
 	m ingestMetrics
 
-	exports []*exporter // every stored record is offered to each
+	exports []*logpush.Job // every stored record is offered to each
 }
 
 type ingestMetrics struct {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/botwarden/botwarden/analytics/logpush"
 )
 
 // Service is the analytics part of one botwarden process: the store, the
@@ -19,8 +21,6 @@ type Service struct {
 	In    *Ingester
 	log   zerolog.Logger
 	now   func() time.Time
-
-	exportMetrics *exportMetrics
 }
 
 // Open opens the store and builds the writer. A store that cannot be opened
@@ -53,14 +53,18 @@ func Open(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Service, 
 	}
 	s.In = in
 	if len(cfg.Exports) > 0 {
-		m, err := newExportMetrics(reg)
+		m, err := logpush.NewMetrics(reg)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.exportMetrics = m
-		for _, ec := range cfg.Exports {
-			in.exports = append(in.exports, newExporter(ec, m, log))
+		for i, ec := range cfg.Exports {
+			j, err := logpush.New(ec, RecordSchema, m, log)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("analytics: exports[%d].%w", i, err)
+			}
+			in.exports = append(in.exports, j)
 		}
 	}
 	return s, nil
@@ -74,7 +78,7 @@ func (s *Service) Run(ctx context.Context) {
 	exportCtx, stopExports := context.WithCancel(context.Background())
 	var ew sync.WaitGroup
 	for _, e := range s.In.exports {
-		ew.Go(func() { e.Run(exportCtx, s.exportMetrics.buffered.WithLabelValues(e.cfg.Name)) })
+		ew.Go(func() { e.Run(exportCtx) })
 	}
 	s.In.Run(ctx)
 	stopExports()
