@@ -13,12 +13,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/botwarden/botwarden/bench/loadtest"
+	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/server"
 )
 
 // maxRun caps a run: the machines this runs on are shared, and load must
@@ -41,7 +47,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: a run of %s is longer than the %s this harness allows on a shared machine\n", total, maxRun)
 		os.Exit(2)
 	}
-	cfg.NewPipeline = newPipeline
 
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -58,10 +63,49 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var srv *server.Server
+	cfg.NewPipeline = func() (*detect.Pipeline, error) {
+		var err error
+		if srv, err = newServer(ctx); err != nil {
+			return nil, err
+		}
+		return srv.Pipeline(), nil
+	}
 	rep, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return
 	}
 	rep.Write(os.Stdout)
+	writeAnalytics(os.Stdout, srv.Registry())
+}
+
+// writeAnalytics prints what became of the decisions botwarden's analytics
+// writer was offered during the run (stored, sampled, dropped...): the
+// writer runs as under serve, and a run where it dropped most decisions
+// measured less work than serve does.
+func writeAnalytics(w io.Writer, g prometheus.Gatherer) {
+	mfs, err := g.Gather()
+	if err != nil {
+		fmt.Fprintln(w, "analytics: metrics:", err)
+		return
+	}
+	var parts []string
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "botwarden_analytics_records_total":
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "result" {
+						parts = append(parts, fmt.Sprintf("%s %.0f", l.GetValue(), m.GetCounter().GetValue()))
+					}
+				}
+			}
+		case "botwarden_analytics_sample_interval":
+			for _, m := range mf.GetMetric() {
+				parts = append(parts, fmt.Sprintf("sample interval at the end 1 in %.0f", m.GetGauge().GetValue()))
+			}
+		}
+	}
+	fmt.Fprintf(w, "analytics writer (running as under serve), decisions offered: %s\n", strings.Join(parts, ", "))
 }

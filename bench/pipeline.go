@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -12,10 +13,24 @@ import (
 )
 
 // newPipeline builds exactly the pipeline `botwarden serve` runs on its
-// embedded defaults: every engine, the default policy and the session
-// finisher. The server is built but never listens; only its pipeline is
-// driven, behind the harness's own ext_authz server on loopback.
-var newPipeline = func() (*detect.Pipeline, error) {
+// embedded defaults: every engine, the default policy and the finishers
+// (session cookies, analytics). The server is built but never listens; only
+// its pipeline is driven, behind the harness's own ext_authz server on
+// loopback. Its background work runs until ctx ends, as under serve: the
+// analytics writer drains what the pipeline's finisher queues (without it
+// the queue fills and every decision is dropped at the cost of a counter,
+// cheaper than serve), and the policy watcher and sweeps run.
+func newPipeline(ctx context.Context) (*detect.Pipeline, error) {
+	srv, err := newServer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return srv.Pipeline(), nil
+}
+
+// newServer is newPipeline's server, background running, for the harness
+// to read its metrics after the run.
+func newServer(ctx context.Context) (*server.Server, error) {
 	// BOTWARDEN_* variables apply, so the same run measures a configured
 	// variant (e.g. BOTWARDEN_CLUSTER_REDIS_ADDR: the shared state on).
 	cfg := config.Default()
@@ -30,5 +45,6 @@ var newPipeline = func() (*detect.Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	return srv.Pipeline(), nil
+	srv.RunBackground(ctx)
+	return srv, nil
 }

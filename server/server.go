@@ -196,10 +196,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	bgCtx, stopBackground := context.WithCancel(context.Background())
-	var bg sync.WaitGroup
-	for _, run := range s.background {
-		bg.Go(func() { run(bgCtx) })
-	}
+	waitBackground := s.RunBackground(bgCtx)
 
 	errc := make(chan error, 3)
 	go s.serveAdmin(errc)
@@ -228,9 +225,25 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.log.Error().Err(serveErr).Msg("server failed")
 	}
 	s.shutdown(stopBackground)
-	bg.Wait()
+	waitBackground()
 	s.close()
 	return serveErr
+}
+
+// RunBackground starts the work Serve runs beside the listeners for the
+// life of ctx: the analytics writer and its retention, the behavioural
+// analysis, the policy watcher, the limiters' sweeps, the cluster's
+// subscriptions. It returns a function that waits until all of it has
+// stopped once ctx ends. Serve calls it; so does a tool that drives the
+// pipeline without listening (the load harness), so that the pipeline's
+// finishers are drained as in production (the analytics queue would
+// otherwise fill and drop every decision).
+func (s *Server) RunBackground(ctx context.Context) (wait func()) {
+	var bg sync.WaitGroup
+	for _, run := range s.background {
+		bg.Go(func() { run(ctx) })
+	}
+	return bg.Wait
 }
 
 // shutdown stops accepting, drains in-flight checks for up to the grace

@@ -64,6 +64,10 @@ type Config struct {
 	// Options for the botwarden server (Config, Responder); the logger
 	// and registry are the caller's business.
 	Options extauthz.Options
+
+	// fresh is Requests in the form the load generator sends them, each
+	// send with its own x-request-id (see Fresh). Run fills it.
+	fresh []*Fresh
 }
 
 // DefaultConfig: 32 in flight (the load the targets are set for) over 2
@@ -279,6 +283,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	for _, r := range cfg.Requests {
+		f, err := NewFresh(r)
+		if err != nil {
+			return Report{}, err
+		}
+		cfg.fresh = append(cfg.fresh, f)
+	}
 	targets := []*target{{name: "do-nothing", srv: Noop{}}, {name: "canned", srv: canned}, {name: "botwarden", srv: bw}}
 	for _, t := range targets {
 		var err error
@@ -418,15 +429,14 @@ func (t *target) drive(ctx context.Context, cfg Config, d time.Duration, record 
 			tl := &tallies[w]
 			tl.lat = make([]time.Duration, 0, 4096)
 			conn := t.conns[w%len(t.conns)]
-			client := authv3.NewAuthorizationClient(conn)
 			for i := w; phase.Err() == nil; i += cfg.Concurrency {
-				req := cfg.Requests[i%len(cfg.Requests)]
+				req := freshCall{cfg.fresh[i%len(cfg.fresh)]}
 				var a answer
 				t0 := time.Now()
 				var err error
 				if cfg.FullDecode {
-					var resp *authv3.CheckResponse
-					if resp, err = client.Check(ctx, req); err == nil {
+					resp := new(authv3.CheckResponse)
+					if err = conn.Invoke(ctx, authv3.Authorization_Check_FullMethodName, req, resp); err == nil {
 						a = fromResponse(resp)
 					}
 				} else {

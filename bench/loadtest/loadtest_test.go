@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/botwarden/botwarden/detect"
@@ -256,5 +257,35 @@ type cookieIssuer struct{}
 func (cookieIssuer) Finish(_ context.Context, r *detect.Request, v *detect.Verdict) {
 	if !strings.Contains(r.Headers["cookie"], "__bw=") {
 		v.SetCookies = append(v.SetCookies, "__bw=v1."+r.ID+"; Path=/; HttpOnly")
+	}
+}
+
+// TestFresh: every send of a request is the same request with its own
+// x-request-id, and decodes with protobuf-go.
+func TestFresh(t *testing.T) {
+	req := Traffic()[0]
+	f, err := NewFresh(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 3 {
+		var got authv3.CheckRequest
+		if err := proto.Unmarshal(f.Next(), &got); err != nil {
+			t.Fatal(err)
+		}
+		h := got.GetAttributes().GetRequest().GetHttp().GetHeaders()
+		id := h["x-request-id"]
+		if !strings.HasPrefix(id, req.GetAttributes().GetRequest().GetHttp().GetHeaders()["x-request-id"]+"-") || seen[id] {
+			t.Fatalf("x-request-id %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+		h["x-request-id"] = req.GetAttributes().GetRequest().GetHttp().GetHeaders()["x-request-id"]
+		if !proto.Equal(&got, req) {
+			t.Fatalf("request changed beyond its id:\n%v\n%v", &got, req)
+		}
+	}
+	if _, err := NewFresh(&authv3.CheckRequest{}); err == nil {
+		t.Fatal("a request without headers was accepted")
 	}
 }
