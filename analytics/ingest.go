@@ -128,16 +128,21 @@ func (in *Ingester) offer(it item) bool {
 }
 
 // Finish implements detect.Finisher: it copies the decision and hands it
-// to the writer without waiting.
+// to the writer without waiting. The request reference is computed here
+// only when sampling needs it; otherwise the writer computes it (fill).
 func (in *Ingester) Finish(_ context.Context, r *detect.Request, v *detect.Verdict) {
 	if in.store == nil {
 		return
 	}
-	ref := Ref(r.ID)
-	n, ok := in.keep(ref)
-	if !ok {
-		in.m.sampled.Inc()
-		return
+	ref := ""
+	n := 1
+	if in.interval.Load() > 1 {
+		var ok bool
+		ref = Ref(r.ID)
+		if n, ok = in.keep(ref); !ok {
+			in.m.sampled.Inc()
+			return
+		}
 	}
 	rec := FromDecision(r, v, ref)
 	rec.SampleInterval = n
@@ -366,6 +371,7 @@ func (in *Ingester) handle(it item, j *joiner, batch []Record) []Record {
 		rec.SampleInterval = n
 		return append(batch, rec)
 	default:
+		it.rec.fill()
 		if j.window <= 0 {
 			return append(batch, it.rec)
 		}

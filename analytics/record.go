@@ -57,6 +57,12 @@ type Record struct {
 	// Logged reports whether the access-log entry joined this record (else
 	// status, bytes and timing are unknown).
 	Logged bool `json:"Logged"`
+
+	// clientAddr and requestID are what FromDecision keeps raw on the
+	// request path; the writer goroutine formats them (ClientIP,
+	// ClientNet, Ref) in fill, so a Check does not pay for the strings.
+	clientAddr netip.Addr
+	requestID  string
 }
 
 // Ref returns the request reference for a request id: 16 hex digits, the
@@ -96,10 +102,12 @@ func Prefix(ip netip.Addr) string {
 }
 
 // FromDecision builds a record from what ext_authz decided. It copies every
-// value it keeps (r and v belong to the request and may be reused).
+// value it keeps (r and v belong to the request and may be reused). It
+// runs on the request path, so it only copies: the client's address and,
+// when ref is "", the request reference are formatted later by fill.
 func FromDecision(r *detect.Request, v *detect.Verdict, ref string) Record {
 	rec := Record{
-		Time: r.Time, Ref: ref, SampleInterval: 1,
+		Time: r.Time, Ref: ref, SampleInterval: 1, requestID: r.ID, clientAddr: r.ClientIP,
 		BotScore: v.Score, BotScoreSrc: string(v.Source), BotCategory: string(v.Category()),
 		JA4: r.JA4(), JSDetectionPassed: v.JSDetectionPassed,
 		VerifiedBot: v.VerifiedBot, VerifiedBotCategory: v.VerifiedCategory, AICategory: v.AICategory,
@@ -119,11 +127,20 @@ func FromDecision(r *detect.Request, v *detect.Verdict, ref string) Record {
 	if v.Session != nil {
 		rec.SessionID = v.Session.ID
 	}
-	if r.ClientIP.IsValid() {
-		rec.ClientIP = r.ClientIP.String()
-		rec.ClientNet = Prefix(r.ClientIP)
-	}
 	return rec
+}
+
+// fill formats what FromDecision kept raw: the request reference (if not
+// computed yet) and the client's address and prefix. The writer calls it
+// before it keys, joins or stores a decision.
+func (rec *Record) fill() {
+	if rec.Ref == "" {
+		rec.Ref = Ref(rec.requestID)
+	}
+	if rec.ClientIP == "" && rec.clientAddr.IsValid() {
+		rec.ClientIP = rec.clientAddr.String()
+		rec.ClientNet = Prefix(rec.clientAddr)
+	}
 }
 
 // FromEvent builds a record from an access-log entry alone (its decision was
