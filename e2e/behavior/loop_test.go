@@ -41,21 +41,21 @@ func scraper(t *testing.T, st *stack) {
 	defer tick.Stop()
 	for i := range 200 {
 		<-tick.C
-		c.do(t, http.MethodGet, fmt.Sprintf("/product/%d", 1000+i), nil)
+		do(t, c, http.MethodGet, fmt.Sprintf("/product/%d", 1000+i), nil)
 	}
-	h := c.history()
-	b := c.firstBlocked()
+	h := c.Answers()
+	b := c.FirstBlocked()
 	if b < 0 {
 		t.Errorf("scraper never blocked")
 		return
 	}
 	for _, s := range h[b:] {
-		if s.status != http.StatusForbidden {
-			t.Errorf("scraper unblocked again at %s (%d)", s.path, s.status)
+		if s.Status != http.StatusForbidden {
+			t.Errorf("scraper unblocked again at %s (%d)", s.Path, s.Status)
 			break
 		}
 	}
-	t.Logf("scraper: first request → first blocked request %s (%d requests let through)", h[b].at.Sub(h[0].at).Round(time.Millisecond), b)
+	t.Logf("scraper: first request → first blocked request %s (%d requests let through)", h[b].At.Sub(h[0].At).Round(time.Millisecond), b)
 	// The gateway flushes its access log every second, so the first batch
 	// with the scraper's entries left at most 1 s after its first request:
 	// blocked within 40 requests (2 s at 20 per second) of the first
@@ -64,7 +64,7 @@ func scraper(t *testing.T, st *stack) {
 	if b > 40 {
 		t.Errorf("scraper made %d requests before being blocked, want ≤ 40", b)
 	}
-	tags := st.behaviourTagsOf(c.addr)
+	tags := st.behaviourTagsOf(c.Addr)
 	for _, tag := range []string{"crawl", "no-assets"} {
 		if !slices.Contains(tags, tag) {
 			t.Errorf("scraper's tags %v lack %q", tags, tag)
@@ -78,18 +78,18 @@ func human(t *testing.T, st *stack) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	pages := []string{"/", "/category/shoes", "/product/4711", "/product/932", "/cart", "/product/18", "/search?q=red+shoes", "/category/bags", "/product/77", "/", "/about", "/product/5"}
 	for _, p := range pages {
-		c.do(t, http.MethodGet, p, nil)
+		do(t, c, http.MethodGet, p, nil)
 		for _, a := range []string{"/static/site.css", "/static/app.js", "/static/logo.png", "/static/font.woff2"} {
-			c.do(t, http.MethodGet, a, nil)
+			do(t, c, http.MethodGet, a, nil)
 		}
 		time.Sleep(time.Duration(600+rng.IntN(1800)) * time.Millisecond)
 	}
 	time.Sleep(1500 * time.Millisecond) // let the last batch be analysed...
-	c.do(t, http.MethodGet, "/", nil)   // ...and be checked once more
-	if b := c.firstBlocked(); b >= 0 {
-		t.Errorf("human blocked at %s", c.history()[b].path)
+	do(t, c, http.MethodGet, "/", nil)  // ...and be checked once more
+	if b := c.FirstBlocked(); b >= 0 {
+		t.Errorf("human blocked at %s", c.Answers()[b].Path)
 	}
-	if tags := st.behaviourTagsOf(c.addr); len(tags) > 0 {
+	if tags := st.behaviourTagsOf(c.Addr); len(tags) > 0 {
 		t.Errorf("human tagged %v", tags)
 	}
 }
@@ -98,14 +98,14 @@ func human(t *testing.T, st *stack) {
 // convicted on its own failures), POST /login (answered 401) until blocked.
 func stuffing(t *testing.T, st *stack) {
 	var wg sync.WaitGroup
-	clients := make([]*client, 20)
+	clients := make([]*e2e.Visitor, 20)
 	for i := range clients {
 		clients[i] = st.client(fmt.Sprintf("100.%d.%d.10", 64+i, i))
 		c := clients[i]
 		wg.Go(func() {
 			for n := range 40 {
 				body := strings.NewReader(fmt.Sprintf("user=user%d@example.com&password=hunter%d", n, n))
-				if c.do(t, http.MethodPost, "/login", body) == http.StatusForbidden {
+				if do(t, c, http.MethodPost, "/login", body) == http.StatusForbidden {
 					return
 				}
 				time.Sleep(250 * time.Millisecond)
@@ -115,15 +115,15 @@ func stuffing(t *testing.T, st *stack) {
 	wg.Wait()
 	var worst time.Duration
 	for _, c := range clients {
-		b := c.firstBlocked()
+		b := c.FirstBlocked()
 		if b < 0 {
-			t.Errorf("stuffing address %s never blocked", c.addr)
+			t.Errorf("stuffing address %s never blocked", c.Addr)
 			continue
 		}
-		h := c.history()
-		worst = max(worst, h[b].at.Sub(h[0].at))
-		if tags := st.behaviourTagsOf(c.addr); !slices.Contains(tags, "credential-stuffing") {
-			t.Errorf("%s: tags %v", c.addr, tags)
+		h := c.Answers()
+		worst = max(worst, h[b].At.Sub(h[0].At))
+		if tags := st.behaviourTagsOf(c.Addr); !slices.Contains(tags, "credential-stuffing") {
+			t.Errorf("%s: tags %v", c.Addr, tags)
 		}
 	}
 	t.Logf("credential stuffing: 20 addresses all blocked; first request → first blocked request ≤ %s", worst.Round(time.Millisecond))
@@ -135,12 +135,12 @@ func uaRotation(t *testing.T, st *stack) {
 	c := st.client("198.18.0.7")
 	deadline := time.Now().Add(15 * time.Second)
 	for i := 0; ; i++ {
-		c.ua = fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%d.0.0.0 Safari/537.36", 110+i)
-		c.do(t, http.MethodGet, "/", nil)
-		c.do(t, http.MethodGet, "/static/site.css", nil)
-		c.do(t, http.MethodGet, "/static/app.js", nil)
-		if tags := st.behaviourTagsOf(c.addr); slices.Contains(tags, "ua-rotation") {
-			t.Logf("ua rotation: tagged %v after %d user agents; blocked: %v", tags, i+1, c.firstBlocked() >= 0)
+		c.SetUA(fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%d.0.0.0 Safari/537.36", 110+i))
+		do(t, c, http.MethodGet, "/", nil)
+		do(t, c, http.MethodGet, "/static/site.css", nil)
+		do(t, c, http.MethodGet, "/static/app.js", nil)
+		if tags := st.behaviourTagsOf(c.Addr); slices.Contains(tags, "ua-rotation") {
+			t.Logf("ua rotation: tagged %v after %d user agents; blocked: %v", tags, i+1, c.FirstBlocked() >= 0)
 			return
 		}
 		if time.Now().After(deadline) {

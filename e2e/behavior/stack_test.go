@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
@@ -150,78 +149,16 @@ func (origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// client is one visitor: a browser-like header set behind an address.
-type client struct {
-	addr    string
-	ua      string
-	hc      *http.Client
-	baseURL string
-	mu      sync.Mutex
-	sent    []sent
-}
-
-type sent struct {
-	at     time.Time
-	path   string
-	status int
-}
-
-const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-
 // client returns a visitor behind addr that keeps cookies (the session
 // cookie botwarden issues) like a browser.
-func (s *stack) client(addr string) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{addr: addr, ua: chromeUA, baseURL: s.url,
-		hc: &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: &http.Transport{Proxy: nil}}}
-}
+func (s *stack) client(addr string) *e2e.Visitor { return e2e.NewVisitor(addr, s.url) }
 
-// do sends one request with a real Chrome's headers and records its status.
-func (c *client) do(t *testing.T, method, path string, body io.Reader) int {
-	req, err := http.NewRequest(method, c.baseURL+path, body)
+// do sends one request of c and fails the test (not at once) when it
+// cannot be sent.
+func do(t *testing.T, c *e2e.Visitor, method, path string, body io.Reader) int {
+	status, err := c.Do(method, path, body)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
-	req.Header.Set("User-Agent", c.ua)
-	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8")
-	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
-	req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
-	req.Header.Set("Sec-CH-UA", `"Chromium";v="131", "Not_A Brand";v="24"`)
-	req.Header.Set("Sec-CH-UA-Platform", `"Linux"`)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("Sec-Fetch-Mode", "navigate")
-	req.Header.Set("X-Forwarded-For", c.addr)
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	at := time.Now()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		t.Errorf("%s %s: %v", method, path, err)
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	c.mu.Lock()
-	c.sent = append(c.sent, sent{at: at, path: path, status: resp.StatusCode})
-	c.mu.Unlock()
-	return resp.StatusCode
-}
-
-// firstBlocked returns the index of the first 403, or -1.
-func (c *client) firstBlocked() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, s := range c.sent {
-		if s.status == http.StatusForbidden {
-			return i
-		}
-	}
-	return -1
-}
-
-func (c *client) history() []sent {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]sent(nil), c.sent...)
+	return status
 }

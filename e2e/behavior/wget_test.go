@@ -31,7 +31,7 @@ func wgetCrawl(t *testing.T, wget string, st *stack) {
 	const addr = "203.0.113.77"
 	cmd := exec.CommandContext(ctx, wget, "--recursive", "--level=1", "--no-parent", "--delete-after", "--no-directories",
 		"--directory-prefix", t.TempDir(), "--wait=0.05", "-e", "robots=off", "--quiet",
-		"--user-agent", chromeUA, "--header", "X-Forwarded-For: "+addr, "--header", "Accept-Language: en-GB,en;q=0.9",
+		"--user-agent", e2e.ChromeUA, "--header", "X-Forwarded-For: "+addr, "--header", "Accept-Language: en-GB,en;q=0.9",
 		st.url+"/catalog")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

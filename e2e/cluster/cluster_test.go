@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/botwarden/botwarden/e2e"
 )
 
 // TestScraperAcrossReplicas: a scraper whose requests go round robin over
@@ -20,14 +22,14 @@ func TestScraperAcrossReplicas(t *testing.T) {
 	// started together, both analyses get their batches at the same
 	// moments, so the page counts compare the analyses, not the phases.
 	singleURL := startGateway(t, single.grpc, single.http, startShop(t))
-	spread := newVisitor("203.0.113.50", st.url)
-	alone := newVisitor("203.0.113.51", singleURL)
+	spread := e2e.NewVisitor("203.0.113.50", st.url)
+	alone := e2e.NewVisitor("203.0.113.51", singleURL)
 	var wg sync.WaitGroup
-	wg.Go(func() { spread.scrape(100, 1000) })
-	wg.Go(func() { alone.scrape(100, 1000) })
+	wg.Go(func() { scrape(spread, 100, 1000) })
+	wg.Go(func() { scrape(alone, 100, 1000) })
 	wg.Wait()
 
-	b3, b1 := spread.firstBlocked(), alone.firstBlocked()
+	b3, b1 := spread.FirstBlocked(), alone.FirstBlocked()
 	t.Logf("pages let through: %d over 3 replicas, %d against one process", b3, b1)
 	if b1 < 0 || b3 < 0 {
 		t.Fatalf("scraper not stopped: 3 replicas %d, one process %d", b3, b1)
@@ -37,10 +39,10 @@ func TestScraperAcrossReplicas(t *testing.T) {
 	}
 	// Once stopped, stopped: the Checks after the verdict went round robin
 	// over the three replicas, and every one of them blocked.
-	ans := spread.answers()
+	ans := spread.Answers()
 	for _, a := range ans[b3:] {
-		if a.status != http.StatusForbidden {
-			t.Errorf("scraper let through after the verdict (%d at %v)", a.status, a.at.Sub(ans[b3].at))
+		if a.Status != http.StatusForbidden {
+			t.Errorf("scraper let through after the verdict (%d at %v)", a.Status, a.At.Sub(ans[b3].At))
 		}
 	}
 	for _, r := range st.replicas {
@@ -52,7 +54,7 @@ func TestScraperAcrossReplicas(t *testing.T) {
 	// came from the three replicas, so the last of them bounds the time
 	// from the first replica enforcing the verdict to every replica.
 	if len(ans) >= b3+3 {
-		d := ans[b3+2].at.Sub(ans[b3].at)
+		d := ans[b3+2].At.Sub(ans[b3].At)
 		t.Logf("verdict enforced by all 3 replicas within %v of the first (requests 50 ms apart)", d)
 		if d > 1500*time.Millisecond {
 			t.Errorf("verdict took %v to reach every replica, want ≤ 1.5 s", d)
@@ -76,10 +78,10 @@ func TestGlobalRateLimit(t *testing.T) {
 	t.Setenv("BOTWARDEN_CLUSTER_TIMEOUT", "500ms")
 	t.Setenv("BOTWARDEN_DETECTION_BUDGET", "1s")
 	st := startCluster(t, 3, "")
-	v := newVisitor("198.51.100.20", st.url)
+	v := e2e.NewVisitor("198.51.100.20", st.url)
 	counts := map[int]int{}
 	for range 30 {
-		counts[v.get("/api/items")]++
+		counts[v.Get("/api/items")]++
 	}
 	if counts[http.StatusOK] != 10 || counts[http.StatusTooManyRequests] != 20 {
 		t.Fatalf("statuses %v over 3 replicas, want 10 × 200 and 20 × 429", counts)
@@ -105,7 +107,7 @@ type load struct {
 func startLoad(url string) *load {
 	l := &load{stop: make(chan struct{})}
 	for c := range 4 {
-		v := newVisitor("192.0.2."+strconv.Itoa(10+c), url)
+		v := e2e.NewVisitor("192.0.2."+strconv.Itoa(10+c), url)
 		l.done.Go(func() {
 			for i := 0; ; i++ {
 				select {
@@ -117,7 +119,7 @@ func startLoad(url string) *load {
 				if i%2 == 0 {
 					path = "/api/x"
 				}
-				s := v.get(path)
+				s := v.Get(path)
 				l.sent.Add(1)
 				if s == 0 || s >= 500 {
 					l.failed.Add(1)
@@ -192,15 +194,15 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("%d of %d requests failed during the outage", l.failed.Load(), l.sent.Load())
 	}
 	// Converged: a scraper after the restart is stopped on every replica.
-	v := newVisitor("203.0.113.77", st.url)
-	v.scrape(60, 5000)
-	b := v.firstBlocked()
+	v := e2e.NewVisitor("203.0.113.77", st.url)
+	scrape(v, 60, 5000)
+	b := v.FirstBlocked()
 	if b < 0 {
 		t.Fatal("scraper after the Redis restart not stopped")
 	}
-	for _, a := range v.answers()[b:] {
-		if a.status != http.StatusForbidden {
-			t.Fatalf("after the Redis restart the scraper was let through (%d)", a.status)
+	for _, a := range v.Answers()[b:] {
+		if a.Status != http.StatusForbidden {
+			t.Fatalf("after the Redis restart the scraper was let through (%d)", a.Status)
 		}
 	}
 }
@@ -236,9 +238,9 @@ func TestNATSOutage(t *testing.T) {
 	if l.failed.Load() != 0 {
 		t.Errorf("%d of %d requests failed during the outage", l.failed.Load(), l.sent.Load())
 	}
-	v := newVisitor("203.0.113.88", st.url)
-	v.scrape(80, 7000)
-	if v.firstBlocked() < 0 {
+	v := e2e.NewVisitor("203.0.113.88", st.url)
+	scrape(v, 80, 7000)
+	if v.FirstBlocked() < 0 {
 		t.Fatal("scraper after the NATS restart not stopped")
 	}
 }
@@ -275,20 +277,20 @@ func TestSlowRedis(t *testing.T) {
 func TestReplicaKilled(t *testing.T) {
 	st := startCluster(t, 3, "")
 	l := startLoad(st.url)
-	v := newVisitor("203.0.113.99", st.url)
-	v.scrape(40, 9000)
-	b := v.firstBlocked()
+	v := e2e.NewVisitor("203.0.113.99", st.url)
+	scrape(v, 40, 9000)
+	b := v.FirstBlocked()
 	if b < 0 {
 		t.Fatal("scraper not stopped before the kill")
 	}
 	st.replicas[2].kill() // not replica 0: it also serves the gateway's challenge route
 	killed := time.Now()
-	v.scrape(60, 9040)
+	scrape(v, 60, 9040)
 	l.end()
-	after := v.answers()[40:]
+	after := v.Answers()[40:]
 	through := 0
 	for _, a := range after {
-		if a.status != http.StatusForbidden {
+		if a.Status != http.StatusForbidden {
 			through++
 		}
 	}
@@ -303,13 +305,13 @@ func TestReplicaKilled(t *testing.T) {
 	// The survivors took the dead replica's partitions over (pinned by the
 	// traffic since): they analyse events again.
 	analysed := sum(t, st, "botwarden_cluster_events_consumed_total", map[string]string{"result": "analysed"}, st.replicas[:2]...)
-	fresh := newVisitor("203.0.113.100", st.url)
-	fresh.scrape(60, 12000)
-	if fresh.firstBlocked() < 0 {
+	fresh := e2e.NewVisitor("203.0.113.100", st.url)
+	scrape(fresh, 60, 12000)
+	if fresh.FirstBlocked() < 0 {
 		t.Fatal("a new scraper after the kill was not stopped")
 	}
 	if now := sum(t, st, "botwarden_cluster_events_consumed_total", map[string]string{"result": "analysed"}, st.replicas[:2]...); now <= analysed {
 		t.Error("the surviving replicas analysed nothing after the kill")
 	}
-	t.Logf("a new scraper was stopped after %d pages, %v after the kill", fresh.firstBlocked(), time.Since(killed).Round(time.Millisecond))
+	t.Logf("a new scraper was stopped after %d pages, %v after the kill", fresh.FirstBlocked(), time.Since(killed).Round(time.Millisecond))
 }

@@ -2,12 +2,10 @@ package cluster
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -332,70 +330,12 @@ func startShop(t *testing.T) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-// visitor is one client behind addr, keeping cookies like a browser.
-type visitor struct {
-	addr string
-	url  string
-	hc   *http.Client
-	mu   sync.Mutex
-	sent []answer
-}
-
-type answer struct {
-	at     time.Time
-	status int // 0: the request failed
-}
-
-func newVisitor(addr string, url string) *visitor {
-	jar, _ := cookiejar.New(nil)
-	return &visitor{addr: addr, url: url, hc: &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: &http.Transport{Proxy: nil}}}
-}
-
-// get fetches path with a Chrome's headers.
-func (v *visitor) get(path string) int {
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, v.url+path, nil)
-	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
-	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
-	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
-	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
-	req.Header.Set("Sec-Fetch-Mode", "navigate")
-	req.Header.Set("X-Forwarded-For", v.addr)
-	a := answer{at: time.Now()}
-	if resp, err := v.hc.Do(req); err == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		a.status = resp.StatusCode
-	}
-	v.mu.Lock()
-	v.sent = append(v.sent, a)
-	v.mu.Unlock()
-	return a.status
-}
-
-// scrape fetches n distinct product pages at 20 a second.
-func (v *visitor) scrape(n int, from int) {
+// scrape has v fetch n distinct product pages at 20 a second.
+func scrape(v *e2e.Visitor, n int, from int) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for i := range n {
 		<-tick.C
-		v.get("/product/" + strconv.Itoa(from+i))
+		v.Get("/product/" + strconv.Itoa(from+i))
 	}
-}
-
-// firstBlocked is the index of the first 403, or -1.
-func (v *visitor) firstBlocked() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for i, a := range v.sent {
-		if a.status == http.StatusForbidden {
-			return i
-		}
-	}
-	return -1
-}
-
-func (v *visitor) answers() []answer {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return append([]answer(nil), v.sent...)
 }
