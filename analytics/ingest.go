@@ -134,6 +134,7 @@ func (in *Ingester) Finish(_ context.Context, r *detect.Request, v *detect.Verdi
 	if in.store == nil {
 		return
 	}
+<<<<<<< Updated upstream
 	ref := ""
 	n := 1
 	if in.interval.Load() > 1 {
@@ -143,6 +144,16 @@ func (in *Ingester) Finish(_ context.Context, r *detect.Request, v *detect.Verdi
 			in.m.sampled.Inc()
 			return
 		}
+=======
+	ref := r.Reference() // what the page and the upstream header carry
+	if ref == "" {
+		ref = Ref(r.ID)
+	}
+	n, ok := in.keep(ref)
+	if !ok {
+		in.m.sampled.Inc()
+		return
+>>>>>>> Stashed changes
 	}
 	rec := FromDecision(r, v, ref)
 	rec.SampleInterval = n

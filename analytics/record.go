@@ -68,14 +68,7 @@ type Record struct {
 // Ref returns the request reference for a request id: 16 hex digits, the
 // same for every part of botwarden that sees the same x-request-id; a
 // random one when the request carried none.
-func Ref(requestID string) string {
-	if id := detect.RayID(requestID); id != "" {
-		return id
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func Ref(requestID string) string { return detect.NewRayID(requestID) }
 
 // refHash is the number sampling decides on, so that the decision and the
 // access-log entry of one request are kept or dropped together.

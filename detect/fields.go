@@ -19,6 +19,7 @@ const (
 	FieldMode                = "BotMode"
 	FieldSessionID           = "BotSessionID"
 	FieldClientIP            = "ClientIP"
+	FieldRayID               = "RayID"
 )
 
 // Upstream header names set on allowed requests (in inject and mitigate mode).

@@ -16,7 +16,12 @@ import (
 type Request struct {
 	// ID correlates the request with its access-log entry: x-request-id when
 	// present (Envoy's ext_authz request.http.id is a stream id, not this).
-	ID   string
+	ID string
+	// Ray is the request reference (RayID) the transport fixed for it:
+	// NewRayID(ID), so a request without an id still has one that its page,
+	// its upstream header and its stored record agree on. Read it with
+	// Reference, which derives it from ID when a caller left it empty.
+	Ray  string
 	Time time.Time
 
 	// ClientIP is the client as derived from x-forwarded-for with the

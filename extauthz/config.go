@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Config is the extauthz section of the configuration file: how the client
@@ -23,6 +25,12 @@ type Config struct {
 	// MaxHeaders caps the number of distinct header names kept; the rest
 	// are dropped (Envoy's default is 100 headers per request).
 	MaxHeaders int `yaml:"max_headers"`
+	// RayIDHeader names the request header that carries the request
+	// reference (RayID) upstream on allowed requests, the one the block,
+	// challenge and rate-limit pages quote and the store keys records by,
+	// so the origin's logs can be joined with botwarden's. A client's copy
+	// is always removed. "" sends none.
+	RayIDHeader string `yaml:"ray_id_header"`
 }
 
 // HTTPConfig configures the HTTP authz endpoint.
@@ -65,7 +73,11 @@ const (
 	DefaultHTTPPrefix          = "/authz"
 	DefaultMaxHeaderValueBytes = 32 << 10
 	DefaultMaxHeaders          = 256
-	maxTrustedHops             = 64
+	// DefaultRayIDHeader is under x-bot-, so the shipped proxy
+	// configurations (Envoy http_service's allowed_upstream_headers prefix,
+	// Traefik's authResponseHeadersRegex) pass it without a change.
+	DefaultRayIDHeader = "x-bot-ray-id"
+	maxTrustedHops     = 64
 )
 
 // DefaultConfig trusts no forwarding header on gRPC (Envoy is the edge) and
@@ -79,6 +91,7 @@ func DefaultConfig() Config {
 		},
 		MaxHeaderValueBytes: DefaultMaxHeaderValueBytes,
 		MaxHeaders:          DefaultMaxHeaders,
+		RayIDHeader:         DefaultRayIDHeader,
 	}
 }
 
@@ -102,6 +115,16 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHeaders < 16 || c.MaxHeaders > 4096 {
 		errs = append(errs, fmt.Errorf("max_headers: %d must be between 16 and 4096", c.MaxHeaders))
+	}
+	if h := c.RayIDHeader; h != "" {
+		switch {
+		case !httpguts.ValidHeaderFieldName(h):
+			errs = append(errs, fmt.Errorf("ray_id_header: %q is not a header name", h))
+		case h != strings.ToLower(h):
+			errs = append(errs, fmt.Errorf("ray_id_header: %q must be lower-case (Envoy's header names are)", h))
+		case h == "host" || isVerdictHeader(h):
+			errs = append(errs, fmt.Errorf("ray_id_header: %q is taken", h))
+		}
 	}
 	return errors.Join(errs...)
 }

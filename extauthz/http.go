@@ -108,14 +108,14 @@ func (s *Server) writeAllow(w http.ResponseWriter, r *detect.Request, v *detect.
 	h := w.Header()
 	var set []header
 	if injects(v) {
-		var buf [10]header
-		set = verdictHeaders(v, buf[:0])
+		var buf [11]header
+		set = withRay(verdictHeaders(v, buf[:0]), s.cfg.RayIDHeader, r, v)
 		for _, x := range set {
 			h[http.CanonicalHeaderKey(x.name)] = []string{x.value}
 		}
 	}
 	if f.transport == TransportHTTPEnvoy {
-		if rm := spoofed(r.Headers, set); len(rm) > 0 {
+		if rm := spoofed(r.Headers, set, s.cfg.RayIDHeader); len(rm) > 0 {
 			h.Set(headerEnvoyRemove, strings.Join(rm, ", "))
 		}
 	}
@@ -137,6 +137,12 @@ func (s *Server) writeNginxDeny(w http.ResponseWriter, r *detect.Request, v *det
 	for _, x := range verdictHeaders(v, buf[:0]) {
 		h[http.CanonicalHeaderKey(x.name)] = []string{x.value}
 	}
+	// The reference, for the denied location to quote on the page it
+	// renders (a request without x-request-id has a random one, which
+	// only this header carries there).
+	if ray := r.Reference(); ray != "" && s.cfg.RayIDHeader != "" {
+		h.Set(s.cfg.RayIDHeader, ray)
+	}
 	if v.EnforcedAction == detect.ActionRateLimit {
 		h.Set(headerRetryAfter, strconv.Itoa(RetryAfterSeconds(v.RetryAfter)))
 	}
@@ -157,10 +163,14 @@ func (s *Server) writeNginxDeny(w http.ResponseWriter, r *detect.Request, v *det
 // (via auth_request): it does not run the pipeline again, which would count
 // the request twice against rate limits. The decision comes from the
 // headers the nginx config forwards (X-Bot-Action, X-Bot-Rule,
-// Retry-After, X-Botwarden-Challenge-Difficulty); a missing or non-denying
+// Retry-After, X-Botwarden-Challenge-Difficulty, and the RayID header so the
+// page quotes the reference auth_request decided under); a missing or non-denying
 // action renders the block page.
 func (s *Server) serveNginxDenied(w http.ResponseWriter, hr *http.Request) {
 	r, _ := s.fromHTTP(hr, flavourNginx)
+	if ray := hr.Header.Get(s.cfg.RayIDHeader); s.cfg.RayIDHeader != "" && detect.ValidRayID(ray) {
+		r.Ray = ray // what auth_request decided on, not a new one
+	}
 	for k := range r.Headers {
 		if detect.Reserved(k) || k == "retry-after" {
 			delete(r.Headers, k) // the decision, not the client's headers
@@ -253,6 +263,7 @@ func (s *Server) fromHTTP(hr *http.Request, f flavour) (*detect.Request, issue) 
 	r.Path, iss = capValue(r.Path, s.lim, iss)
 	r.Host, iss = capValue(lowerASCII(r.Host), s.lim, iss)
 	r.ID = h["x-request-id"]
+	r.Ray = detect.NewRayID(r.ID)
 	r.PeerIP = remoteAddr(hr)
 	r.ClientIP, iss = s.cfg.HTTP.ClientIP.resolve(h, r.PeerIP, iss)
 	return r, iss

@@ -114,6 +114,7 @@ func fromCheckRequest(req *authv3.CheckRequest, ipcfg ClientIPConfig, lim limits
 	r.Path, iss = capValue(r.Path, lim, iss)
 	r.Host, iss = capValue(lowerASCII(r.Host), lim, iss)
 	r.ID = r.Headers["x-request-id"]
+	r.Ray = detect.NewRayID(r.ID)
 
 	r.PeerIP = peerAddr(attrs.GetSource().GetAddress().GetSocketAddress())
 	r.ClientIP, iss = ipcfg.resolve(r.Headers, r.PeerIP, iss)

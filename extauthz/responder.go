@@ -31,11 +31,11 @@ func (BlockResponder) Respond(r *detect.Request, v *detect.Verdict) detect.Respo
 			"You are sending requests too quickly. Please wait and try again."
 		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(v.RetryAfter)))
 	}
-	var id string
+	var id, ray string
 	if r != nil {
-		id = r.ID
+		id, ray = r.ID, r.Reference()
 	}
-	return detect.Response{Status: status, Headers: h, Body: blockPage(title, text, id)}
+	return detect.Response{Status: status, Headers: h, Body: blockPage(title, text, ray, id)}
 }
 
 // RetryAfterSeconds rounds d up to whole seconds, at least 1: a client told
@@ -52,8 +52,9 @@ const maxRefLen = 128
 // botwarden's HTTP port.
 const FeedbackPath = "/.well-known/botwarden/feedback"
 
-func blockPage(title, text, ref string) []byte {
-	ray := detect.RayID(ref) // of the whole id, as the analytics store computes it
+// blockPage renders the page; ray is the request's reference (RayID, the
+// key the store uses), ref its request id ("" when it had none).
+func blockPage(title, text, ray, ref string) []byte {
 	if len(ref) > maxRefLen {
 		ref = ref[:maxRefLen]
 	}
@@ -68,19 +69,24 @@ func blockPage(title, text, ref string) []byte {
 	b = append(b, "</h1><p>"...)
 	b = append(b, text...)
 	b = append(b, "</p>"...)
-	if ref != "" {
+	if ray != "" {
 		// The short reference is what the site's log explorer finds the
 		// request by; the request id stays for logs that only know it.
 		b = append(b, "<p>If you think this is a mistake, contact the site owner and quote reference <code>"...)
-		b = append(b, ray...)
-		b = append(b, "</code> (request <code>"...)
-		b = append(b, html.EscapeString(ref)...)
-		b = append(b, "</code>).</p>"...)
+		b = append(b, html.EscapeString(ray)...)
+		if ref != "" {
+			b = append(b, "</code> (request <code>"...)
+			b = append(b, html.EscapeString(ref)...)
+			b = append(b, "</code>)"...)
+		} else {
+			b = append(b, "</code>"...)
+		}
+		b = append(b, ".</p>"...)
 		// The "I am human" form goes to botwarden's visitor feedback
 		// endpoint under the challenge prefix Envoy routes to it; it is
 		// bound to the reference and rate limited there.
 		b = append(b, `<form method="post" action="`+FeedbackPath+`"><input type="hidden" name="ray" value="`...)
-		b = append(b, ray...)
+		b = append(b, html.EscapeString(ray)...)
 		b = append(b, `"><p><label>I am human: <input name="message" maxlength="1000" placeholder="what were you doing?"></label> `+
 			`<button type="submit">Tell the site</button></p></form>`...)
 	}

@@ -48,27 +48,34 @@ func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.Che
 	}
 	return &authv3.CheckResponse{
 		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: okResponse(r, v)},
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: okResponse(r, v, s.cfg.RayIDHeader)},
 	}
 }
 
-// okResponse: the verdict headers upstream (not in monitor mode), every
-// other client-sent x-bot-*/x-botwarden-* header removed, and the session
-// cookies to the client.
-func okResponse(r *detect.Request, v *detect.Verdict) *authv3.OkHttpResponse {
+// okResponse: the verdict headers and the RayID (header ray) upstream (not
+// in monitor mode), every other client-sent x-bot-*/x-botwarden-* header
+// and RayID header removed, and the session cookies to the client.
+func okResponse(r *detect.Request, v *detect.Verdict, ray string) *authv3.OkHttpResponse {
 	ok := &authv3.OkHttpResponse{}
 	var set []header
 	if injects(v) {
-		var buf [10]header
+		var buf [11]header
 		set = verdictHeaders(v, buf[:0])
+		n := len(set)
+		set = withRay(set, ray, r, v)
 		ok.Headers = make([]*corev3.HeaderValueOption, len(set))
-		for i, h := range set {
+		for i, h := range set[:n] {
 			ok.Headers[i] = sharedOption(h)
+		}
+		// The reference differs per request: shared, it would only fill
+		// the cache.
+		if len(set) > n {
+			ok.Headers[n] = headerOptions(set[n:])[0]
 		}
 	}
 	// Client copies of our headers go, in every mode; the ones set above
 	// are overwritten instead (Envoy removes after it sets).
-	ok.HeadersToRemove = spoofed(r.Headers, set)
+	ok.HeadersToRemove = spoofed(r.Headers, set, ray)
 	for _, c := range v.SetCookies {
 		// Set-Cookie goes to the client with APPEND_IF_EXISTS_OR_ADD and no
 		// Append: Envoy then adds each one, so several cookies all arrive
@@ -213,6 +220,7 @@ func writeMetadata(m metadataWriter, r *detect.Request, v *detect.Verdict) {
 	m.String(detect.FieldAction, utf8Safe(string(v.Action)))
 	m.String(detect.FieldEnforcedAction, utf8Safe(string(v.EnforcedAction)))
 	m.String(detect.FieldRuleID, utf8Safe(v.RuleID))
+	m.String(detect.FieldRayID, r.Reference())
 	m.String(detect.FieldMode, utf8Safe(string(v.Mode)))
 	m.Addr(detect.FieldClientIP, r.ClientIP)
 	m.Strings(detect.FieldBotTags, utf8SafeAll(v.Tags))

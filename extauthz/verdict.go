@@ -60,14 +60,42 @@ func verdictHeaders(v *detect.Verdict, dst []header) []header {
 	return dst
 }
 
-// spoofed lists, in name order, the reserved headers the client sent that
-// are not overwritten by set: Envoy applies headers_to_remove after the
-// headers it sets, so removing a name we also set would drop our own value.
-func spoofed(h detect.Headers, set []header) []string {
+// isVerdictHeader reports whether name is one of the headers botwarden
+// sets itself (verdictHeaders, the JA4 header Envoy sets), which the RayID
+// header must not replace.
+func isVerdictHeader(name string) bool {
+	switch name {
+	case detect.HeaderScore, detect.HeaderScoreSrc, detect.HeaderCategory, detect.HeaderTags,
+		detect.HeaderVerified, detect.HeaderVerifiedCat, detect.HeaderDetectionIDs,
+		detect.HeaderAction, detect.HeaderRule, detect.HeaderJSDetection, detect.HeaderJA4:
+		return true
+	}
+	return false
+}
+
+// withRay appends the RayID header (named name, "" for none) to set: on
+// every answer that lets the request through, so the origin can quote the
+// same reference a page would have shown. In monitor mode nothing is set
+// upstream, the reference included (the client's copy still goes).
+func withRay(set []header, name string, r *detect.Request, v *detect.Verdict) []header {
+	if name == "" || !injects(v) {
+		return set
+	}
+	if ray := r.Reference(); ray != "" {
+		set = append(set, header{name, ray})
+	}
+	return set
+}
+
+// spoofed lists, in name order, the reserved headers the client sent (and
+// its copy of the RayID header, named ray) that are not overwritten by set:
+// Envoy applies headers_to_remove after the headers it sets, so removing a
+// name we also set would drop our own value.
+func spoofed(h detect.Headers, set []header, ray string) []string {
 	var out []string
 next:
 	for k := range h {
-		if !detect.Reserved(k) || !httpguts.ValidHeaderFieldName(k) {
+		if !(detect.Reserved(k) || k == ray && ray != "") || !httpguts.ValidHeaderFieldName(k) {
 			continue // a name that is not a token cannot be a real header
 		}
 		for _, s := range set {

@@ -251,10 +251,12 @@ func cspNonce() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// shortRef is what a visitor can quote: the request id, else the ticket id.
+// shortRef is what a visitor can quote: the request's RayID, the key the
+// site's log explorer finds the request by (as the block page quotes it),
+// else the ticket id.
 func shortRef(r *detect.Request, t *ticket) string {
-	if r.ID != "" && len(r.ID) <= 64 {
-		return r.ID
+	if ray := r.Reference(); ray != "" {
+		return ray
 	}
 	return t.replayKey()
 }
