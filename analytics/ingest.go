@@ -134,26 +134,19 @@ func (in *Ingester) Finish(_ context.Context, r *detect.Request, v *detect.Verdi
 	if in.store == nil {
 		return
 	}
-<<<<<<< Updated upstream
-	ref := ""
+	// The transport fixed the reference the page and the upstream header
+	// carry (Ray); without one the writer derives it from the id (fill).
+	ref := r.Ray
 	n := 1
 	if in.interval.Load() > 1 {
 		var ok bool
-		ref = Ref(r.ID)
+		if ref == "" {
+			ref = Ref(r.ID)
+		}
 		if n, ok = in.keep(ref); !ok {
 			in.m.sampled.Inc()
 			return
 		}
-=======
-	ref := r.Reference() // what the page and the upstream header carry
-	if ref == "" {
-		ref = Ref(r.ID)
-	}
-	n, ok := in.keep(ref)
-	if !ok {
-		in.m.sampled.Inc()
-		return
->>>>>>> Stashed changes
 	}
 	rec := FromDecision(r, v, ref)
 	rec.SampleInterval = n

@@ -1,8 +1,6 @@
 package analytics
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"hash/fnv"
 	"net/netip"
 	"time"
