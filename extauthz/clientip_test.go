@@ -247,6 +247,7 @@ http:
   client_ip: {use_xff: true}
 max_header_value_bytes: 4096
 max_headers: 64
+ray_id_header: x-request-ref
 `
 	c := DefaultConfig()
 	dec := yaml.NewDecoder(strings.NewReader(src))
@@ -259,6 +260,7 @@ max_headers: 64
 		HTTP:                HTTPConfig{Prefix: "/bot", ClientIP: ClientIPConfig{UseXFF: true, PeerFallback: true}},
 		MaxHeaderValueBytes: 4096,
 		MaxHeaders:          64,
+		RayIDHeader:         "x-request-ref",
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)

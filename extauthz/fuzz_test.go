@@ -11,6 +11,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/extauthz/wire"
@@ -130,6 +131,12 @@ func FuzzCheckRequest(f *testing.F) {
 			t.Fatalf("gRPC answer does not decode: %v", err)
 		}
 		data.Free()
+		// A request without x-request-id gets a random RayID per answer;
+		// with one, both answers must carry the same.
+		if r.ID == "" {
+			unRay(t, &fast)
+			unRay(t, resp)
+		}
 		if !proto.Equal(&fast, resp) {
 			t.Fatalf("gRPC answer differs from Check's:\n Check %v\n  gRPC %v", resp, &fast)
 		}
@@ -177,6 +184,28 @@ func FuzzClientIP(f *testing.F) {
 // package wire) converts req to the same request as the in-process one.
 // Requests protobuf-go cannot marshal (invalid UTF-8) never reach the wire
 // from Envoy, which substitutes such bytes.
+// unRay replaces resp's RayID (from its metadata) wherever the answer
+// carries it (upstream header, page body, metadata) with a fixed one.
+func unRay(t *testing.T, resp *authv3.CheckResponse) {
+	t.Helper()
+	f := resp.GetDynamicMetadata().GetFields()
+	ray := f[detect.FieldRayID].GetStringValue()
+	if !detect.ValidRayID(ray) {
+		t.Fatalf("RayID %q in the metadata", ray)
+	}
+	const fixed = "0000000000000000"
+	f[detect.FieldRayID] = structpb.NewStringValue(fixed)
+	for _, o := range append(resp.GetOkResponse().GetHeaders(), resp.GetDeniedResponse().GetHeaders()...) {
+		if o.GetHeader().GetValue() == ray {
+			// Options may be shared between answers: replace, not edit.
+			o.Header = &corev3.HeaderValue{Key: o.GetHeader().GetKey(), Value: fixed}
+		}
+	}
+	if d := resp.GetDeniedResponse(); d != nil {
+		d.Body = strings.ReplaceAll(d.Body, ray, fixed)
+	}
+}
+
 func sameFromWire(t *testing.T, req *authv3.CheckRequest, want *detect.Request, cfg Config) {
 	t.Helper()
 	b, err := proto.Marshal(req)

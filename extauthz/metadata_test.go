@@ -39,6 +39,7 @@ func referenceMetadata(t testing.TB, r *detect.Request, v *detect.Verdict) *stru
 		detect.FieldAction:              utf8Safe(string(v.Action)),
 		detect.FieldEnforcedAction:      utf8Safe(string(v.EnforcedAction)),
 		detect.FieldRuleID:              utf8Safe(v.RuleID),
+		detect.FieldRayID:               r.Reference(),
 		detect.FieldMode:                utf8Safe(string(v.Mode)),
 		detect.FieldClientIP:            addrString(r.ClientIP),
 		detect.FieldBotTags:             tags,
