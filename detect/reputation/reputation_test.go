@@ -191,7 +191,7 @@ func TestEngine(t *testing.T) {
 			wantKey: "feedback:ip:198.51.100.7", wantTags: []string{TagFalseNegative, "scraping", "ua-rotation"}},
 		{name: "a feedback key is not an exemption without its tag",
 			stored: []Verdict{{Key: KeyIP(ip), Score: 3, Source: detect.SourceBehavioral}, {Key: KeyFeedback(KeyIP(ip)), Score: 99}},
-			req: detect.Request{ClientIP: ip}, start: 80, wantScore: 3, wantSrc: detect.SourceBehavioral, wantKey: "ip:198.51.100.7"},
+			req:    detect.Request{ClientIP: ip}, start: 80, wantScore: 3, wantSrc: detect.SourceBehavioral, wantKey: "ip:198.51.100.7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
