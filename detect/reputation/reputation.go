@@ -44,6 +44,7 @@ func (c EngineConfig) Validate() error {
 type Engine struct {
 	cfg   EngineConfig
 	store Store
+	index FeedbackIndex // nil: look up every feedback key
 }
 
 // NewEngine returns the hot-path engine reading store.
@@ -54,7 +55,8 @@ func NewEngine(cfg EngineConfig, store Store) (*Engine, error) {
 	if store == nil {
 		return nil, fmt.Errorf("reputation: nil store")
 	}
-	return &Engine{cfg: cfg, store: store}, nil
+	index, _ := store.(FeedbackIndex)
+	return &Engine{cfg: cfg, store: store, index: index}, nil
 }
 
 // Name implements detect.Engine.
@@ -122,9 +124,10 @@ var verdictBufs = sync.Pool{New: func() any { b := make([]Verdict, 0, 4); return
 
 // keys builds the lookup keys of r and its session (nil when none) into
 // one string (a single allocation) and slices it: session, IP, network,
-// JA4, then the same under KeyFeedback.
+// JA4, then KeyFeedback of those the index says have one (of all of them
+// without an index).
 func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([2 * kinds]string, int) {
-	var buf [512]byte
+	var buf [256]byte
 	var ends [kinds]int
 	b, n := buf[:0], 0
 	mark := func() { ends[n] = len(b); n++ }
@@ -144,27 +147,21 @@ func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([2 * kinds]strin
 		b = append(append(b, PrefixJA4...), fp...)
 		mark()
 	}
-	plain := len(b)
-	var fends [kinds]int
-	start := 0
-	for i := range n {
-		b = append(append(b, PrefixFeedback...), b[start:ends[i]]...)
-		fends[i] = len(b)
-		start = ends[i]
-	}
 	var keys [2 * kinds]string
 	all := string(b)
-	start = 0
+	start := 0
 	for i := range n {
 		keys[i] = all[start:ends[i]]
 		start = ends[i]
 	}
-	start = plain
+	total := n
 	for i := range n {
-		keys[n+i] = all[start:fends[i]]
-		start = fends[i]
+		if e.index == nil || e.index.HasFeedback(keys[i]) {
+			keys[total] = PrefixFeedback + keys[i]
+			total++
+		}
 	}
-	return keys, 2 * n
+	return keys, total
 }
 
 // kinds is the number of client keys a request has at most: session, IP,

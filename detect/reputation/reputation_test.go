@@ -2,6 +2,7 @@ package reputation
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -194,50 +195,95 @@ func TestEngine(t *testing.T) {
 			req:    detect.Request{ClientIP: ip}, start: 80, wantScore: 3, wantSrc: detect.SourceBehavioral, wantKey: "ip:198.51.100.7"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l := newLocal(t, func() time.Time { return now })
-			for _, v := range tt.stored {
-				if v.Expiry.IsZero() {
-					v.Expiry = now.Add(time.Minute)
+		for _, indexed := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/indexed=%v", tt.name, indexed), func(t *testing.T) {
+				l := newLocal(t, func() time.Time { return now })
+				for _, v := range tt.stored {
+					if v.Expiry.IsZero() {
+						v.Expiry = now.Add(time.Minute)
+					}
+					if err := l.Put(context.Background(), v); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if err := l.Put(context.Background(), v); err != nil {
+				var st Store = l
+				if !indexed {
+					st = plainStore{l} // a store without FeedbackIndex
+				}
+				e, err := NewEngine(DefaultEngineConfig(), st)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			e, err := NewEngine(DefaultEngineConfig(), l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := &detect.Verdict{}
-			if tt.session != "" {
-				v.Session = &detect.Session{ID: tt.session}
-			}
-			if tt.start == 1 {
-				v.Automated(detect.SourceHeuristics, 0)
-			} else {
-				v.Propose(tt.start, detect.SourceML)
-			}
-			if err := e.Evaluate(context.Background(), &tt.req, v); err != nil {
-				t.Fatal(err)
-			}
-			if v.Score != tt.wantScore || v.Source != tt.wantSrc {
-				t.Errorf("score %d/%s, want %d/%s", v.Score, v.Source, tt.wantScore, tt.wantSrc)
-			}
-			if v.Reputation.Key != tt.wantKey || v.Reputation.Found != (tt.wantKey != "") {
-				t.Errorf("reputation %+v, want key %q", v.Reputation, tt.wantKey)
-			}
-			if v.Reputation.Exempt != tt.exempt {
-				t.Errorf("exempt %v, want %v", v.Reputation.Exempt, tt.exempt)
-			}
-			if !slices.Equal(v.Reputation.Tags, tt.wantTags) {
-				t.Errorf("reputation tags %v, want %v", v.Reputation.Tags, tt.wantTags)
-			}
-			for _, tag := range tt.wantTags {
-				if !v.HasTag(tag) {
-					t.Errorf("verdict lacks tag %q: %v", tag, v.Tags)
+				v := &detect.Verdict{}
+				if tt.session != "" {
+					v.Session = &detect.Session{ID: tt.session}
 				}
-			}
-		})
+				if tt.start == 1 {
+					v.Automated(detect.SourceHeuristics, 0)
+				} else {
+					v.Propose(tt.start, detect.SourceML)
+				}
+				if err := e.Evaluate(context.Background(), &tt.req, v); err != nil {
+					t.Fatal(err)
+				}
+				if v.Score != tt.wantScore || v.Source != tt.wantSrc {
+					t.Errorf("score %d/%s, want %d/%s", v.Score, v.Source, tt.wantScore, tt.wantSrc)
+				}
+				if v.Reputation.Key != tt.wantKey || v.Reputation.Found != (tt.wantKey != "") {
+					t.Errorf("reputation %+v, want key %q", v.Reputation, tt.wantKey)
+				}
+				if v.Reputation.Exempt != tt.exempt {
+					t.Errorf("exempt %v, want %v", v.Reputation.Exempt, tt.exempt)
+				}
+				if !slices.Equal(v.Reputation.Tags, tt.wantTags) {
+					t.Errorf("reputation tags %v, want %v", v.Reputation.Tags, tt.wantTags)
+				}
+				for _, tag := range tt.wantTags {
+					if !v.HasTag(tag) {
+						t.Errorf("verdict lacks tag %q: %v", tag, v.Tags)
+					}
+				}
+			})
+		}
+	}
+}
+
+// plainStore hides Local's FeedbackIndex.
+type plainStore struct{ Store }
+
+func TestFeedbackIndex(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := newLocal(t, func() time.Time { return now })
+	ctx := context.Background()
+	if l.HasFeedback("ip:192.0.2.1") {
+		t.Fatal("empty store indexes a key")
+	}
+	put := func(key string, expiry time.Time) {
+		t.Helper()
+		if err := l.Put(ctx, Verdict{Key: key, Score: 99, Tags: []string{TagExempt}, Expiry: expiry}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(KeyFeedback("ip:192.0.2.1"), now.Add(time.Minute))
+	put(KeyFeedback("ja4:t13d"), now.Add(3*time.Hour)) // beyond max_ttl: indexed as long as the cache keeps it
+	put("ip:192.0.2.2", now.Add(time.Minute))          // the analysis's verdicts are not indexed
+	for key, want := range map[string]bool{"ip:192.0.2.1": true, "ja4:t13d": true, "ip:192.0.2.2": false} {
+		if got := l.HasFeedback(key); got != want {
+			t.Errorf("HasFeedback(%q) = %v, want %v", key, got, want)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	if l.HasFeedback("ip:192.0.2.1") || !l.HasFeedback("ja4:t13d") {
+		t.Error("expiry not honoured")
+	}
+	now = now.Add(time.Hour)
+	if l.HasFeedback("ja4:t13d") {
+		t.Error("indexed past the cache's life window")
+	}
+	put(KeyFeedback("session:s"), now.Add(time.Minute))
+	put(KeyFeedback("session:s"), now.Add(-time.Second)) // revoked
+	if l.HasFeedback("session:s") || l.feedback.Load() != nil {
+		t.Error("a revoked key stays indexed")
 	}
 }
 
