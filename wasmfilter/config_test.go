@@ -174,7 +174,7 @@ func TestHostPatternMatch(t *testing.T) {
 		{"[2001:db8::1]", "[2001:DB8:0::1]", true}, // compared in canonical form
 		{"[2001:db8::1]:443", "[2001:db8::1]", false},
 		{"shop.example", "", false},
-		{"shop.example", "shop.example:", false},   // not an authority
+		{"shop.example", "shop.example:", false},    // not an authority
 		{"shop.example", "shop.example:1:2", false}, // not an authority
 		{"[2001:db8::1]", "[2001:db8::1", false},
 	} {
