@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,8 +30,9 @@ type DuckDB struct {
 	db  *sql.DB
 	cfg StoreConfig
 
-	mu     sync.Mutex // the appender's connection is not shared; folds take it too
+	mu     sync.Mutex // the appenders' connections are not shared; folds take it too
 	conn   *sql.Conn
+	extra  []*sql.Conn // more appender connections: a batch is split across them
 	closed bool
 
 	// rolledTo (unix µs, an hour boundary): every record before it is
@@ -108,6 +110,22 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 		return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
 	}
 	s := &DuckDB{db: db, conn: conn, cfg: cfg}
+	// One more appender connection per CPU beyond the first (at most
+	// Threads when set): DuckDB's share of an append (string statistics,
+	// local storage) runs on the calling thread, so one appender keeps one
+	// core busy whatever the machine has.
+	n := runtime.NumCPU()
+	if cfg.Threads > 0 {
+		n = min(n, cfg.Threads)
+	}
+	for range min(n, 4) - 1 {
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
+		}
+		s.extra = append(s.extra, c)
+	}
 	if err := s.loadState(context.Background()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
@@ -164,6 +182,9 @@ func (s *DuckDB) Append(ctx context.Context, recs []Record) error {
 		return errors.New("analytics store closed")
 	}
 	late := lateRollup(recs, s.rolledTo.Load())
+	if len(late) == 0 && len(s.extra) > 0 && len(recs) >= 2*minSplit {
+		return s.appendSplit(recs)
+	}
 	return s.conn.Raw(func(dc any) error {
 		conn := dc.(driver.Conn)
 		if len(late) > 0 {
@@ -186,6 +207,31 @@ func (s *DuckDB) Append(ctx context.Context, recs []Record) error {
 		}
 		return err
 	})
+}
+
+// minSplit is the smallest part of a batch worth its own appender.
+const minSplit = 2048
+
+// appendSplit appends parts of recs from every appender connection at
+// once: the parts are separate transactions, so when one fails the others
+// may still be stored (the error says how many were not).
+func (s *DuckDB) appendSplit(recs []Record) error {
+	conns := append([]*sql.Conn{s.conn}, s.extra...)
+	n := min(len(conns), len(recs)/minSplit)
+	per := (len(recs) + n - 1) / n
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		part := recs[i*per : min((i+1)*per, len(recs))]
+		wg.Go(func() {
+			errs[i] = conns[i].Raw(func(dc any) error { return appendEvents(dc.(driver.Conn), part) })
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%d records: %w", len(part), errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func execDriver(ctx context.Context, conn driver.Conn, q string) error {
@@ -439,7 +485,7 @@ func (s *DuckDB) Timeseries(ctx context.Context, f Filter, step time.Duration, b
 
 // Histogram implements Store: counts per score 0–99.
 func (s *DuckDB) Histogram(ctx context.Context, f Filter) ([]Count, error) {
-	return s.count(ctx, f, "score", "score", "CAST(s AS INTEGER)", 100)
+	return s.count(ctx, f, "score", "score", "CAST(s AS INTEGER)", 100, "")
 }
 
 // Top implements Store.
@@ -459,14 +505,17 @@ func (s *DuckDB) Top(ctx context.Context, f Filter, by Dim, n int) ([]Count, err
 	if spec.rollup {
 		rollupExpr = expr
 	}
-	order := "c DESC, s"
-	if spec.kind == dimKindInt {
-		order = "s = '0', " + order // 0 is "unknown" (ASN, status): last
+	// An ASN or status of 0 is "not known" (no database entry, no
+	// access-log entry), not a value to list: like an empty string, left
+	// out.
+	unknown := ""
+	if by == DimASN || by == DimStatus {
+		unknown = "0"
 	}
-	return s.count(ctx, f, expr, rollupExpr, order, n)
+	return s.count(ctx, f, expr, rollupExpr, "c DESC, s", n, unknown)
 }
 
-func (s *DuckDB) count(ctx context.Context, f Filter, expr, rollupExpr, order string, n int) ([]Count, error) {
+func (s *DuckDB) count(ctx context.Context, f Filter, expr, rollupExpr, order string, n int, unknown string) ([]Count, error) {
 	if rollupExpr != "" {
 		rollupExpr += " AS v"
 	}
@@ -474,8 +523,8 @@ func (s *DuckDB) count(ctx context.Context, f Filter, expr, rollupExpr, order st
 	// Group on the column itself and render only the groups as text: a cast
 	// per row costs more than the whole aggregation.
 	q := "SELECT s, c, r FROM (SELECT CAST(v AS VARCHAR) AS s, sum(w) AS c, sum(recs) AS r FROM (" + src + ") GROUP BY v)" +
-		" WHERE s IS NOT NULL AND s <> '' ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+		" WHERE s IS NOT NULL AND s <> '' AND s <> ? ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
+	rows, err := s.db.QueryContext(ctx, q, append(args, unknown)...)
 	if err != nil {
 		return nil, fmt.Errorf("count: %w", err)
 	}
@@ -842,6 +891,9 @@ func (s *DuckDB) Close() error {
 		return nil
 	}
 	s.closed = true
+	for _, c := range s.extra {
+		c.Close()
+	}
 	s.conn.Close()
 	return s.db.Close()
 }

@@ -386,3 +386,66 @@ func TestStoreWithoutRollupStateUpgrades(t *testing.T) {
 		t.Fatalf("watermark %d, want the first detail hour %d", got, want)
 	}
 }
+
+func TestTopLeavesOutUnknownASNAndStatus(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	recs := []Record{
+		{Time: now.Add(-time.Minute), Ref: "a", SampleInterval: 1, ClientASN: 0, Status: 0},
+		{Time: now.Add(-time.Minute), Ref: "b", SampleInterval: 1, ClientASN: 0, Status: 0},
+		{Time: now.Add(-time.Minute), Ref: "c", SampleInterval: 1, ClientASN: 64500, Status: 200, Logged: true},
+	}
+	if err := s.Append(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	f := Filter{From: now.Add(-time.Hour), To: now}
+	for _, tt := range []struct {
+		by   Dim
+		want string
+	}{{DimASN, "64500"}, {DimStatus, "200"}, {DimScore, "0"}} { // a score of 0 ("not computed") is a value
+		got, err := s.Top(ctx, f, tt.by, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Value != tt.want {
+			t.Errorf("top %s: %+v, want only %s", tt.by, got, tt.want)
+		}
+	}
+}
+
+func TestSplitAppendStoresEveryRecord(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenDuckDB(StoreConfig{Path: filepath.Join(t.TempDir(), "s.duckdb"), Retention: 30 * 24 * time.Hour, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.extra) == 0 {
+		t.Skip("one CPU: no second appender")
+	}
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	recs := newTraffic(8).batch(3*minSplit+17, now.Add(-time.Hour), now, 0)
+	if err := s.Append(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats(ctx)
+	seen := map[string]bool{}
+	tok := ""
+	for {
+		page, next, err := s.Events(ctx, Filter{From: now.Add(-2 * time.Hour), To: now}, 1000, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			seen[r.Ref] = true
+		}
+		if next == "" {
+			break
+		}
+		tok = next
+	}
+	if st.Records != int64(len(recs)) || len(seen) != len(recs) {
+		t.Fatalf("stored %d, paged %d distinct, want %d", st.Records, len(seen), len(recs))
+	}
+}
