@@ -16,26 +16,39 @@ import (
 )
 
 // BenchmarkAppend is sustained ingest into a file store: events/s is the
-// figure (the issue asks for at least 200,000 on two cores).
+// figure (the issue asks for at least 200,000 on two cores). "one" appends
+// from one connection, "split" from one per CPU (the default), in the same
+// run; the figures include the checkpoint that writes the last batches.
 func BenchmarkAppend(b *testing.B) {
 	for _, batch := range []int{8192, 65536} {
-		b.Run(strconv.Itoa(batch), func(b *testing.B) {
-			s, err := OpenDuckDB(StoreConfig{Path: filepath.Join(b.TempDir(), "b.duckdb"), Retention: 30 * 24 * time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			now := time.Now()
-			recs := newTraffic(9).batch(batch, now.Add(-time.Hour), now, 0)
-			start := cpuTime()
-			for b.Loop() {
-				if err := s.Append(context.Background(), recs); err != nil {
+		for _, mode := range []string{"one", "split"} {
+			b.Run(strconv.Itoa(batch)+"/"+mode, func(b *testing.B) {
+				s, err := OpenDuckDB(StoreConfig{Path: filepath.Join(b.TempDir(), "b.duckdb"), Retention: 30 * 24 * time.Hour})
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(b.N*batch)/(cpuTime()-start).Seconds(), "events/cpu-s")
-		})
+				defer s.Close()
+				if mode == "one" {
+					for _, c := range s.extra {
+						c.Close()
+					}
+					s.extra = nil
+				}
+				now := time.Now()
+				recs := newTraffic(9).batch(batch, now.Add(-time.Hour), now, 0)
+				start := cpuTime()
+				for b.Loop() {
+					if err := s.Append(context.Background(), recs); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := s.db.Exec("CHECKPOINT"); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(b.N*batch)/(cpuTime()-start).Seconds(), "events/cpu-s")
+			})
+		}
 	}
 }
 
@@ -109,6 +122,11 @@ func large(b *testing.B) *DuckDB {
 				b.Fatal(err)
 			}
 		}
+		// Fold the closed hours, as the periodic job has done on a live
+		// store.
+		if err := s.Maintain(context.Background(), largeNow); err != nil {
+			b.Fatal(err)
+		}
 		s.db.Exec("CHECKPOINT")
 		largeStore = s
 	})
@@ -116,8 +134,9 @@ func large(b *testing.B) *DuckDB {
 }
 
 // BenchmarkQueries runs the dashboard's queries on the large store: the
-// overview (timeseries, histogram), top-N and the explorer's first page,
-// each over the last hour and over all 30 days.
+// overview (timeseries, histogram, sources: from the rollup over 30 days),
+// top-N and the explorer's first page, each over the last hour and over
+// all 30 days.
 func BenchmarkQueries(b *testing.B) {
 	s := large(b)
 	ctx := context.Background()
@@ -137,6 +156,13 @@ func BenchmarkQueries(b *testing.B) {
 		}{
 			{"timeseries-category", func() error { _, err := s.Timeseries(ctx, f, win.step, DimCategory); return err }},
 			{"histogram", func() error { _, err := s.Histogram(ctx, f); return err }},
+			{"top-source", func() error { _, err := s.Top(ctx, f, DimSource, 20); return err }},
+			{"timeseries-category-host-filter", func() error { // not rolled up: detail
+				g := f
+				g.Match = map[Dim][]string{DimHost: {"login.example.com"}}
+				_, err := s.Timeseries(ctx, g, win.step, DimCategory)
+				return err
+			}},
 			{"top-user_agent-score_below_30", func() error { _, err := s.Top(ctx, low, DimUserAgent, 10); return err }},
 			{"top-ip", func() error { _, err := s.Top(ctx, f, DimIP, 10); return err }},
 			{"top-path", func() error { _, err := s.Top(ctx, f, DimPath, 10); return err }},

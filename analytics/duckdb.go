@@ -8,26 +8,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 // DuckDB is the embedded store: one DuckDB file (columnar, compressed), so
-// a 30-day top-N is a scan of one column rather than of every row. Detail
-// rows older than the retention, or beyond the size cap, are folded into
-// hourly rollups (category, source, action, mode, score) before they are
-// deleted, so the long charts survive.
+// a 30-day top-N is a scan of one column rather than of every row.
+//
+// Every closed hour is also folded into an hourly rollup (category, source,
+// action, enforced action, mode, score: what the overview charts group and
+// filter by), and the overview's long questions read the rollup for the
+// whole hours it covers instead of millions of detail rows. Detail older
+// than the retention, or beyond the size cap, is deleted; its hours stay in
+// the rollup, so the 30-day charts survive.
 type DuckDB struct {
 	db  *sql.DB
 	cfg StoreConfig
 
-	mu     sync.Mutex // the appender's connection is not shared
+	mu     sync.Mutex // the appenders' connections are not shared; folds take it too
 	conn   *sql.Conn
+	extra  []*sql.Conn // more appender connections: a batch is split across them
 	closed bool
+
+	// rolledTo (unix µs, an hour boundary): every record before it is
+	// counted in the rollup, whenever it arrived (Append adds a late
+	// record to the rollup itself). detailFrom: detail before it was
+	// deleted. Both persist in rollup_state.
+	rolledTo, detailFrom atomic.Int64
 }
 
 // StoreConfig bounds the embedded store.
@@ -56,6 +69,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS rollup (
 	ts BIGINT NOT NULL, cat VARCHAR, src VARCHAR, action VARCHAR, enforced VARCHAR, mode VARCHAR, score INTEGER,
 	w BIGINT, recs BIGINT);
+CREATE TABLE IF NOT EXISTS rollup_state (rolled_to BIGINT NOT NULL, detail_from BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS verdicts (
 	ts BIGINT NOT NULL, key VARCHAR, score INTEGER, src VARCHAR, tags VARCHAR[], expiry BIGINT);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -109,48 +123,212 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
 	}
-	return &DuckDB{db: db, conn: conn, cfg: cfg}, nil
+	s := &DuckDB{db: db, conn: conn, cfg: cfg}
+	// One more appender connection per CPU beyond the first (at most
+	// Threads when set): DuckDB's share of an append (string statistics,
+	// local storage) runs on the calling thread, so one appender keeps one
+	// core busy whatever the machine has.
+	n := runtime.NumCPU()
+	if cfg.Threads > 0 {
+		n = min(n, cfg.Threads)
+	}
+	for range min(n, 4) - 1 {
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
+		}
+		s.extra = append(s.extra, c)
+	}
+	if err := s.loadState(context.Background()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
+	}
+	return s, nil
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
+// hourMicros is an hour in the store's unit; hours are counted from the
+// epoch, as the rollup's (ts // hourMicros) * hourMicros does.
+const hourMicros = int64(time.Hour / time.Microsecond)
+
+func floorHour(us int64) int64 { return us / hourMicros * hourMicros }
+func ceilHour(us int64) int64  { return floorHour(us + hourMicros - 1) }
+
+// loadState reads the rollup watermarks. A file written before they
+// existed kept rollups only for the hours whose detail it had deleted, and
+// always cut at an hour boundary: the first detail hour is both marks.
+func (s *DuckDB) loadState(ctx context.Context) error {
+	var w, d int64
+	err := s.db.QueryRowContext(ctx, `SELECT rolled_to, detail_from FROM rollup_state`).Scan(&w, &d)
+	if errors.Is(err, sql.ErrNoRows) {
+		var minEv, maxRoll sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT (SELECT min(ts) FROM events), (SELECT max(ts) FROM rollup)`).Scan(&minEv, &maxRoll); err != nil {
+			return fmt.Errorf("rollup state: %w", err)
+		}
+		switch {
+		case minEv.Valid:
+			w = floorHour(minEv.Int64)
+		case maxRoll.Valid:
+			w = maxRoll.Int64 + hourMicros
+		}
+		d = w
+		_, err = s.db.ExecContext(ctx, `INSERT INTO rollup_state VALUES (?, ?)`, w, d)
+	}
+	if err != nil {
+		return fmt.Errorf("rollup state: %w", err)
+	}
+	s.rolledTo.Store(w)
+	s.detailFrom.Store(d)
+	return nil
+}
+
 // Append writes recs through DuckDB's appender (one round trip per batch,
-// not per row).
+// not per row). A record older than the rollup watermark (a decision that
+// waited, an access-log entry that came late) is added to the rollup in
+// the same transaction, so the rollup always counts every record of its
+// hours.
 func (s *DuckDB) Append(ctx context.Context, recs []Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("analytics store closed")
 	}
+	late := lateRollup(recs, s.rolledTo.Load())
+	if len(late) == 0 && len(s.extra) > 0 && len(recs) >= 2*minSplit {
+		return s.appendSplit(recs)
+	}
 	return s.conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "events")
-		if err != nil {
-			return fmt.Errorf("append: %w", err)
-		}
-		for i := range recs {
-			r := &recs[i]
-			tags := r.BotTags
-			if tags == nil {
-				tags = []string{}
-			}
-			dids := make([]int32, len(r.BotDetectionIDs))
-			for j, id := range r.BotDetectionIDs {
-				dids[j] = int32(id)
-			}
-			if err := a.AppendRow(micros(r.Time), r.Ref, int32(max(r.SampleInterval, 1)),
-				int32(r.BotScore), r.BotScoreSrc, r.BotCategory, tags, dids, r.JA4, r.JSDetectionPassed,
-				r.VerifiedBot, r.VerifiedBotCategory, r.AICategory, r.Action, r.EnforcedAction, r.RuleID, r.Mode,
-				r.SessionID, r.ClientIP, r.ClientNet, int32(r.ClientASN), r.ClientCountry,
-				r.Method, r.Host, r.Path, r.UserAgent, int32(r.Status), r.ResponseBytes, r.DurationMs, r.Logged); err != nil {
-				a.Close()
+		conn := dc.(driver.Conn)
+		if len(late) > 0 {
+			if err := execDriver(ctx, conn, "BEGIN TRANSACTION"); err != nil {
 				return fmt.Errorf("append: %w", err)
 			}
 		}
-		if err := a.Close(); err != nil {
-			return fmt.Errorf("append: flush: %w", err)
+		err := appendEvents(conn, recs)
+		if err == nil && len(late) > 0 {
+			err = appendRollup(conn, late)
 		}
-		return nil
+		if len(late) > 0 {
+			if err != nil {
+				execDriver(ctx, conn, "ROLLBACK")
+				return err
+			}
+			if err := execDriver(ctx, conn, "COMMIT"); err != nil {
+				return fmt.Errorf("append: commit: %w", err)
+			}
+		}
+		return err
 	})
+}
+
+// minSplit is the smallest part of a batch worth its own appender.
+const minSplit = 2048
+
+// appendSplit appends parts of recs from every appender connection at
+// once: the parts are separate transactions, so when one fails the others
+// may still be stored (the error says how many were not).
+func (s *DuckDB) appendSplit(recs []Record) error {
+	conns := append([]*sql.Conn{s.conn}, s.extra...)
+	n := min(len(conns), len(recs)/minSplit)
+	per := (len(recs) + n - 1) / n
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		part := recs[i*per : min((i+1)*per, len(recs))]
+		wg.Go(func() {
+			errs[i] = conns[i].Raw(func(dc any) error { return appendEvents(dc.(driver.Conn), part) })
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%d records: %w", len(part), errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func execDriver(ctx context.Context, conn driver.Conn, q string) error {
+	_, err := conn.(driver.ExecerContext).ExecContext(ctx, q, nil)
+	return err
+}
+
+func appendEvents(conn driver.Conn, recs []Record) error {
+	a, err := duckdb.NewAppenderFromConn(conn, "", "events")
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	for i := range recs {
+		r := &recs[i]
+		tags := r.BotTags
+		if tags == nil {
+			tags = []string{}
+		}
+		dids := make([]int32, len(r.BotDetectionIDs))
+		for j, id := range r.BotDetectionIDs {
+			dids[j] = int32(id)
+		}
+		if err := a.AppendRow(micros(r.Time), r.Ref, int32(max(r.SampleInterval, 1)),
+			int32(r.BotScore), r.BotScoreSrc, r.BotCategory, tags, dids, r.JA4, r.JSDetectionPassed,
+			r.VerifiedBot, r.VerifiedBotCategory, r.AICategory, r.Action, r.EnforcedAction, r.RuleID, r.Mode,
+			r.SessionID, r.ClientIP, r.ClientNet, int32(r.ClientASN), r.ClientCountry,
+			r.Method, r.Host, r.Path, r.UserAgent, int32(r.Status), r.ResponseBytes, r.DurationMs, r.Logged); err != nil {
+			a.Close()
+			return fmt.Errorf("append: %w", err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("append: flush: %w", err)
+	}
+	return nil
+}
+
+// rollupKey is one row of the rollup: an hour and the attributes kept.
+type rollupKey struct {
+	hour                             int64
+	cat, src, action, enforced, mode string
+	score                            int
+}
+
+type rollupSum struct{ w, recs int64 }
+
+// lateRollup sums the records before the watermark per rollup row, as the
+// fold's GROUP BY does.
+func lateRollup(recs []Record, rolledTo int64) map[rollupKey]rollupSum {
+	var out map[rollupKey]rollupSum
+	for i := range recs {
+		r := &recs[i]
+		ts := micros(r.Time)
+		if ts >= rolledTo {
+			continue
+		}
+		if out == nil {
+			out = map[rollupKey]rollupSum{}
+		}
+		k := rollupKey{floorHour(ts), r.BotCategory, r.BotScoreSrc, r.Action, r.EnforcedAction, r.Mode, r.BotScore}
+		v := out[k]
+		v.w += int64(max(r.SampleInterval, 1))
+		v.recs++
+		out[k] = v
+	}
+	return out
+}
+
+func appendRollup(conn driver.Conn, rows map[rollupKey]rollupSum) error {
+	a, err := duckdb.NewAppenderFromConn(conn, "", "rollup")
+	if err != nil {
+		return fmt.Errorf("append rollup: %w", err)
+	}
+	for k, v := range rows {
+		if err := a.AppendRow(k.hour, k.cat, k.src, k.action, k.enforced, k.mode, int32(k.score), v.w, v.recs); err != nil {
+			a.Close()
+			return fmt.Errorf("append rollup: %w", err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("append rollup: flush: %w", err)
+	}
+	return nil
 }
 
 // AppendVerdict implements Store.
@@ -190,8 +368,13 @@ func (s *DuckDB) AppendFeedback(ctx context.Context, f Feedback) error {
 // where renders f as a WHERE clause over the events columns (values are
 // always bound parameters, never spliced into the SQL).
 func where(f Filter, rollup bool) (string, []any) {
+	return whereSpan(f, micros(f.From), micros(f.To), rollup)
+}
+
+// whereSpan is where over [from, to) in unix µs instead of f's range.
+func whereSpan(f Filter, from, to int64, rollup bool) (string, []any) {
 	var b strings.Builder
-	args := []any{micros(f.From), micros(f.To)}
+	args := []any{from, to}
 	b.WriteString("ts >= ? AND ts < ?")
 	if f.ScoreMin > 0 {
 		b.WriteString(" AND score >= ?")
@@ -248,18 +431,40 @@ func sortedDims(m map[Dim][]string) []Dim {
 	return out
 }
 
-// source is the rows a count reads: detail, plus the hourly rollups when
-// the filter can be answered from them (they never overlap: an hour is
-// either detail or rollup). cols are the selected expressions (each with its
-// alias) over the events table; rollupCols the same over the rollup table,
-// nil when the rollups do not keep them.
-func source(f Filter, cols, rollupCols string) (string, []any) {
-	w, args := where(f, false)
-	q := "SELECT " + cols + ", sample AS w, 1 AS recs FROM events WHERE " + w
-	if rollupCols != "" && f.rollupOnly() {
-		rw, rargs := where(f, true)
-		q += " UNION ALL SELECT " + rollupCols + ", w, recs FROM rollup WHERE " + rw
-		args = append(args, rargs...)
+// source is the rows a count reads, each with its weight w (requests) and
+// recs (records). cols are the selected expressions (each with its alias)
+// over the events table; rollupCols the same over the rollup table, "" when
+// the rollup does not keep them. When the filter reads only rolled-up
+// attributes, the whole hours of the range that are rolled up are read
+// from the rollup and the rest (the partial hours at either end, the hours
+// not folded yet) from the detail: the same counts, from a few thousand
+// rows an hour instead of every request. exact false (a timeseries step
+// that is not a whole number of hours, whose buckets split an hour) uses
+// the rollup only where the detail is gone.
+func (s *DuckDB) source(f Filter, cols, rollupCols string, exact bool) (string, []any) {
+	from, to := micros(f.From), micros(f.To)
+	detail := func(lo, hi int64) (string, []any) {
+		w, args := whereSpan(f, lo, hi, false)
+		return "SELECT " + cols + ", sample AS w, 1 AS recs FROM events WHERE " + w, args
+	}
+	if rollupCols == "" || !f.rollupOnly() {
+		return detail(from, to)
+	}
+	lo, hi := ceilHour(from), min(floorHour(to), s.rolledTo.Load())
+	if !exact {
+		hi = min(hi, s.detailFrom.Load())
+	}
+	if lo >= hi {
+		return detail(from, to)
+	}
+	w, args := whereSpan(f, lo, hi, true)
+	q := "SELECT " + rollupCols + ", w, recs FROM rollup WHERE " + w
+	for _, span := range [][2]int64{{from, lo}, {hi, to}} {
+		if span[0] < span[1] {
+			dq, dargs := detail(span[0], span[1])
+			q += " UNION ALL " + dq
+			args = append(args, dargs...)
+		}
 	}
 	return q, args
 }
@@ -281,7 +486,7 @@ func (s *DuckDB) Timeseries(ctx context.Context, f Filter, step time.Duration, b
 	if spec.rollup {
 		rollupCols = cols
 	}
-	src, args := source(f, cols, rollupCols)
+	src, args := s.source(f, cols, rollupCols, st%hourMicros == 0)
 	rows, err := s.db.QueryContext(ctx, "SELECT b, CAST(v AS VARCHAR), sum(w), sum(recs) FROM ("+src+") GROUP BY b, v ORDER BY b, v", args...)
 	if err != nil {
 		return nil, fmt.Errorf("timeseries: %w", err)
@@ -303,7 +508,7 @@ func (s *DuckDB) Timeseries(ctx context.Context, f Filter, step time.Duration, b
 
 // Histogram implements Store: counts per score 0–99.
 func (s *DuckDB) Histogram(ctx context.Context, f Filter) ([]Count, error) {
-	return s.count(ctx, f, "score", "score", "CAST(s AS INTEGER)", 100)
+	return s.count(ctx, f, "score", "score", "CAST(s AS INTEGER)", 100, "")
 }
 
 // Top implements Store.
@@ -323,23 +528,26 @@ func (s *DuckDB) Top(ctx context.Context, f Filter, by Dim, n int) ([]Count, err
 	if spec.rollup {
 		rollupExpr = expr
 	}
-	order := "c DESC, s"
-	if spec.kind == dimKindInt {
-		order = "s = '0', " + order // 0 is "unknown" (ASN, status): last
+	// An ASN or status of 0 is "not known" (no database entry, no
+	// access-log entry), not a value to list: like an empty string, left
+	// out.
+	unknown := ""
+	if by == DimASN || by == DimStatus {
+		unknown = "0"
 	}
-	return s.count(ctx, f, expr, rollupExpr, order, n)
+	return s.count(ctx, f, expr, rollupExpr, "c DESC, s", n, unknown)
 }
 
-func (s *DuckDB) count(ctx context.Context, f Filter, expr, rollupExpr, order string, n int) ([]Count, error) {
+func (s *DuckDB) count(ctx context.Context, f Filter, expr, rollupExpr, order string, n int, unknown string) ([]Count, error) {
 	if rollupExpr != "" {
 		rollupExpr += " AS v"
 	}
-	src, args := source(f, expr+" AS v", rollupExpr)
+	src, args := s.source(f, expr+" AS v", rollupExpr, true)
 	// Group on the column itself and render only the groups as text: a cast
 	// per row costs more than the whole aggregation.
 	q := "SELECT s, c, r FROM (SELECT CAST(v AS VARCHAR) AS s, sum(w) AS c, sum(recs) AS r FROM (" + src + ") GROUP BY v)" +
-		" WHERE s IS NOT NULL AND s <> '' ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+		" WHERE s IS NOT NULL AND s <> '' AND s <> ? ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
+	rows, err := s.db.QueryContext(ctx, q, append(args, unknown)...)
 	if err != nil {
 		return nil, fmt.Errorf("count: %w", err)
 	}
@@ -557,12 +765,27 @@ func (s *DuckDB) FeedbackList(ctx context.Context, q FeedbackQuery) ([]Feedback,
 	return out, rows.Err()
 }
 
-// Maintain implements Store: whole hours past the retention, then the
-// oldest hours while the file is over MaxBytes, are rolled up and deleted.
+// foldDelay is how long after an hour ends it is folded: past the join
+// window and the writer's flush, so that late records (which Append adds
+// to the rollup itself) are rare.
+const foldDelay = 5 * time.Minute
+
+// Maintain implements Store: it folds the closed hours into the rollup,
+// deletes detail past the retention and, while the file is over MaxBytes,
+// the oldest tenth of the detail left (its hours stay in the rollup).
+// Rollups are kept for the longest range a chart asks (MaxRange) or the
+// retention if that is longer.
 func (s *DuckDB) Maintain(ctx context.Context, now time.Time) error {
+	if err := s.fold(ctx, micros(now.Add(-foldDelay).Truncate(time.Hour))); err != nil {
+		return err
+	}
 	if s.cfg.Retention > 0 {
-		if err := s.rollUpBefore(ctx, now.Add(-s.cfg.Retention).Truncate(time.Hour)); err != nil {
-			return err
+		if err := s.dropDetail(ctx, micros(now.Add(-s.cfg.Retention).Truncate(time.Hour))); err != nil {
+			return fmt.Errorf("retention: %w", err)
+		}
+		keep := max(s.cfg.Retention, MaxRange)
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM rollup WHERE ts < ?`, micros(now.Add(-keep).Truncate(time.Hour))); err != nil {
+			return fmt.Errorf("retention: rollup: %w", err)
 		}
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM verdicts WHERE ts < ?`, micros(now.Add(-s.cfg.Retention))); err != nil {
 			return fmt.Errorf("retention: verdicts: %w", err)
@@ -576,10 +799,15 @@ func (s *DuckDB) Maintain(ctx context.Context, now time.Time) error {
 		if s.cfg.MaxBytes <= 0 || st.Bytes <= s.cfg.MaxBytes || st.Records == 0 {
 			return nil
 		}
-		// Drop a tenth of the detail span at a time, at least an hour.
-		cut := st.Oldest.Add(max(st.Newest.Sub(st.Oldest)/10, time.Hour)).Truncate(time.Hour)
-		if err := s.rollUpBefore(ctx, cut); err != nil {
+		// Drop a tenth of the detail span at a time, at least an hour;
+		// fold it first if the fold has not reached it (the rollup then
+		// takes the rest of a current hour through Append).
+		cut := micros(st.Oldest.Add(max(st.Newest.Sub(st.Oldest)/10, time.Hour)).Truncate(time.Hour))
+		if err := s.fold(ctx, cut); err != nil {
 			return err
+		}
+		if err := s.dropDetail(ctx, cut); err != nil {
+			return fmt.Errorf("size cap: %w", err)
 		}
 		if _, err := s.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
 			return fmt.Errorf("size cap: checkpoint: %w", err)
@@ -588,23 +816,81 @@ func (s *DuckDB) Maintain(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func (s *DuckDB) rollUpBefore(ctx context.Context, cut time.Time) error {
+// fold adds the detail of [rolledTo, cut) to the rollup, a day at a time:
+// each day is one transaction that also moves the watermark, under the
+// writer's lock, so that a record is counted by the fold or by Append's
+// late path, never both or neither.
+func (s *DuckDB) fold(ctx context.Context, cut int64) error {
+	for {
+		done, err := s.foldDay(ctx, cut)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (s *DuckDB) foldDay(ctx context.Context, cut int64) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return true, errors.New("analytics store closed")
+	}
+	w := s.rolledTo.Load()
+	if w >= cut {
+		return true, nil
+	}
+	// Skip the empty stretch to the next record (a new store starts at 0).
+	var next sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT min(ts) FROM events WHERE ts >= ? AND ts < ?`, w, cut).Scan(&next); err != nil {
+		return false, fmt.Errorf("rollup: %w", err)
+	}
+	hi := cut
+	if next.Valid {
+		hi = min(floorHour(next.Int64)+24*hourMicros, cut)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("rollup: %w", err)
+		return false, fmt.Errorf("rollup: %w", err)
 	}
 	defer tx.Rollback()
-	c := micros(cut)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rollup SELECT (ts // 3600000000) * 3600000000, cat, src, action, enforced, mode, score,
-		sum(sample), count(*) FROM events WHERE ts < ? GROUP BY ALL`, c); err != nil {
-		return fmt.Errorf("rollup: %w", err)
+	if next.Valid {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rollup SELECT (ts // 3600000000) * 3600000000, cat, src, action, enforced, mode, score,
+			sum(sample), count(*) FROM events WHERE ts >= ? AND ts < ? GROUP BY ALL`, w, hi); err != nil {
+			return false, fmt.Errorf("rollup: %w", err)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, c); err != nil {
-		return fmt.Errorf("rollup: delete: %w", err)
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET rolled_to = ?`, hi); err != nil {
+		return false, fmt.Errorf("rollup: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("rollup: %w", err)
+		return false, fmt.Errorf("rollup: %w", err)
 	}
+	s.rolledTo.Store(hi)
+	return hi >= cut, nil
+}
+
+// dropDetail deletes the detail before cut, which must be folded already.
+func (s *DuckDB) dropDetail(ctx context.Context, cut int64) error {
+	cut = min(cut, s.rolledTo.Load())
+	if cut <= 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, cut); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	cut = max(cut, s.detailFrom.Load())
+	if _, err := tx.ExecContext(ctx, `UPDATE rollup_state SET detail_from = ?`, cut); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.detailFrom.Store(cut)
 	return nil
 }
 
@@ -619,7 +905,7 @@ func (s *DuckDB) Stats(ctx context.Context) (Stats, error) {
 	if oldest.Valid {
 		st.Oldest, st.Newest = time.UnixMicro(oldest.Int64).UTC(), time.UnixMicro(newest.Int64).UTC()
 	}
-	if rollFrom.Valid {
+	if rollFrom.Valid && (!oldest.Valid || rollFrom.Int64 < oldest.Int64) {
 		st.RollupFrom = time.UnixMicro(rollFrom.Int64).UTC()
 	}
 	var blockSize, used int64
@@ -638,6 +924,9 @@ func (s *DuckDB) Close() error {
 		return nil
 	}
 	s.closed = true
+	for _, c := range s.extra {
+		c.Close()
+	}
 	s.conn.Close()
 	return s.db.Close()
 }

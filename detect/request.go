@@ -144,3 +144,11 @@ type Session struct {
 	// interval: its state is still used, but reputation must be consulted.
 	Revalidate bool
 }
+
+// HeaderJSExpected ("1") is set by botwarden's Wasm filter on requests for
+// pages it injects the invisible JS detection into, on their way to
+// ext_authz: where it is present, a client without a detection result is
+// suspect (the ml engine's js_detection rule). Envoy's header_mutation
+// removes client copies before the filter runs; a forged copy could only
+// lower its sender's own score.
+const HeaderJSExpected = "x-botwarden-js-expected"

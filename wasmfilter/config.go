@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,16 +76,38 @@ type JSDetection struct {
 	// ScriptURL is the script's same-origin URL (botwarden's challenge
 	// route serves it, without ext_authz).
 	ScriptURL string `json:"script_url"`
-	// Hosts limits the injection to these :authority values (lower-case,
-	// port included if the clients send one); empty means every host.
+	// Hosts limits the injection to these hosts; empty means every host.
+	// An entry is a name ("shop.example"), a name and port
+	// ("shop.example:8443") or a wildcard over subdomains
+	// ("*.shop.example", which does not match shop.example itself), any
+	// case; without a port it matches the :authority on any port (Envoy
+	// passes the client's, port and all). See hostPattern.
 	Hosts []string `json:"hosts"`
+	// ExcludeHosts are hosts never injected, same syntax; an entry here
+	// wins over Hosts (e.g. "*.shop.example" but not "api.shop.example").
+	ExcludeHosts []string `json:"exclude_hosts"`
+	// Paths are the path prefixes where injection happens; empty means
+	// every path.
+	Paths []string `json:"paths"`
 	// ExcludePaths are path prefixes never injected (e.g. an API that
-	// answers HTML fragments).
+	// answers HTML fragments); they win over Paths.
 	ExcludePaths []string `json:"exclude_paths"`
+	// StripAcceptEncoding removes accept-encoding from the requests whose
+	// response would be injected, so that the origin answers uncompressed
+	// and the filter can edit the page; Envoy's compressor, placed before
+	// this filter in the chain, read the client's accept-encoding first
+	// and compresses the edited page on the way out (encoders run in
+	// reverse order). Default on: without it a compressing origin's pages
+	// are never injected.
+	StripAcceptEncoding bool `json:"strip_accept_encoding"`
 	// MaxBodyBytes bounds the page buffered for the injection; a larger
 	// one passes untouched.
 	MaxBodyBytes int `json:"max_body_bytes"`
 }
+
+// maxListEntries bounds each js_detection host and path list: they are
+// matched in turn on every page request.
+const maxListEntries = 256
 
 // Key is one key of the ring: an id and a base64 32-byte secret.
 type Key struct {
@@ -150,7 +174,7 @@ func DefaultConfig() Config {
 		BlockStatus: 403,
 		BlockBody:   "Access denied.\n",
 		LogLevel:    "info",
-		JSDetection: JSDetection{ScriptURL: "/.well-known/botwarden/jsd.js", MaxBodyBytes: 1 << 20},
+		JSDetection: JSDetection{ScriptURL: "/.well-known/botwarden/jsd.js", StripAcceptEncoding: true, MaxBodyBytes: 1 << 20},
 	}
 }
 
@@ -213,6 +237,8 @@ func (c *Config) Validate() error {
 			bad(h.field, "%q is not a lower-case header name", h.name)
 		} else if h.name == HeaderJA4 {
 			bad(h.field, "%q is set by Envoy and must not be reused", h.name)
+		} else if h.name == HeaderJSExpected {
+			bad(h.field, "%q is the filter's js_detection marker and must not be reused", h.name)
 		}
 	}
 	if c.FailMode != FailOpen && c.FailMode != FailClosed {
@@ -231,12 +257,184 @@ func (c *Config) Validate() error {
 	if j.MaxBodyBytes < 1 || j.MaxBodyBytes > 16<<20 {
 		bad("js_detection.max_body_bytes", "%d is outside 1–16 MiB", j.MaxBodyBytes)
 	}
-	for i, p := range j.ExcludePaths {
-		if !strings.HasPrefix(p, "/") {
-			bad(fmt.Sprintf("js_detection.exclude_paths[%d]", i), "%q does not start with /", p)
+	for _, l := range []struct {
+		field string
+		list  []string
+		check func(string) error
+	}{
+		{"js_detection.hosts", j.Hosts, func(s string) error { _, err := parseHostPattern(s); return err }},
+		{"js_detection.exclude_hosts", j.ExcludeHosts, func(s string) error { _, err := parseHostPattern(s); return err }},
+		{"js_detection.paths", j.Paths, checkPathPrefix},
+		{"js_detection.exclude_paths", j.ExcludePaths, checkPathPrefix},
+	} {
+		if len(l.list) > maxListEntries {
+			bad(l.field, "%d entries, at most %d", len(l.list), maxListEntries)
+			continue
+		}
+		for i, v := range l.list {
+			if err := l.check(v); err != nil {
+				bad(fmt.Sprintf("%s[%d]", l.field, i), "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkPathPrefix accepts a path prefix as :path carries it: from "/",
+// without query, fragment, spaces or control characters (which no
+// normalised path holds, so such a prefix would never match).
+func checkPathPrefix(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("%q does not start with /", p)
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c == 0x7f || c == '?' || c == '#' {
+			return fmt.Errorf("%q has %q, which a path prefix cannot hold", p, c)
+		}
+	}
+	return nil
+}
+
+// hostPattern is one compiled js_detection.hosts / exclude_hosts entry.
+type hostPattern struct {
+	// name is the lower-case host; with wildcard, the suffix after "*"
+	// (".shop.example").
+	name     string
+	wildcard bool
+	port     string // "" matches any port, and none
+}
+
+// parseHostPattern reads "name", "name:port", "*.name" or "*.name:port"
+// (name a DNS name, an IPv4 address or a bracketed IPv6 address; any case).
+func parseHostPattern(s string) (hostPattern, error) {
+	if s == "" {
+		return hostPattern{}, errors.New("empty host")
+	}
+	host, port, err := splitAuthority(strings.ToLower(s))
+	if err != nil {
+		return hostPattern{}, fmt.Errorf("%q: %w", s, err)
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || port[0] == '0' {
+			return hostPattern{}, fmt.Errorf("%q: port %q is not 1–65535", s, port)
+		}
+	}
+	var hp hostPattern
+	hp.port = port
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		hp.wildcard, host = true, rest
+	}
+	switch {
+	case strings.HasPrefix(host, "["):
+		if hp.wildcard {
+			return hostPattern{}, fmt.Errorf("%q: a wildcard needs a DNS name", s)
+		}
+		a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+		if err != nil || !strings.HasSuffix(host, "]") || !a.Is6() || a.Zone() != "" {
+			return hostPattern{}, fmt.Errorf("%q: %s is not a bracketed IPv6 address", s, host)
+		}
+		host = "[" + a.String() + "]" // the canonical form is what matches
+	case !validDNSName(host):
+		if strings.Contains(host, "*") {
+			return hostPattern{}, fmt.Errorf(`%q: a wildcard is "*." followed by a name, e.g. "*.shop.example"`, s)
+		}
+		return hostPattern{}, fmt.Errorf("%q is not a host name", s)
+	}
+	if hp.wildcard {
+		host = "." + host
+	}
+	hp.name = host
+	return hp, nil
+}
+
+// match reports whether a lower-case, dot-trimmed host and its port (""
+// when the :authority had none) match the pattern.
+func (hp hostPattern) match(host, port string) bool {
+	if hp.port != "" && hp.port != port {
+		return false
+	}
+	if hp.wildcard {
+		return len(host) > len(hp.name) && strings.HasSuffix(host, hp.name)
+	}
+	return host == hp.name
+}
+
+// splitAuthority splits "host[:port]" (host possibly a bracketed IPv6
+// address). It does not check the host.
+func splitAuthority(a string) (host, port string, err error) {
+	if strings.HasPrefix(a, "[") {
+		end := strings.IndexByte(a, ']')
+		if end < 0 {
+			return "", "", errors.New("unclosed [")
+		}
+		host, rest := a[:end+1], a[end+1:]
+		if rest == "" {
+			return host, "", nil
+		}
+		if rest[0] != ':' || len(rest) == 1 {
+			return "", "", errors.New("a bracketed address is followed by :port or nothing")
+		}
+		return host, rest[1:], nil
+	}
+	host, port, ok := strings.Cut(a, ":")
+	if ok && (port == "" || strings.Contains(port, ":")) {
+		return "", "", errors.New("more than one colon (an IPv6 address must be in brackets)")
+	}
+	return host, port, nil
+}
+
+// validDNSName accepts a lower-case host name or IPv4 address: labels of
+// letters, digits, '-' and '_' (seen in real host names), 1–63 bytes,
+// 253 bytes in all, no trailing dot (hostMatches trims the authority's).
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// compileHosts parses validated host entries.
+func compileHosts(list []string) []hostPattern {
+	out := make([]hostPattern, 0, len(list))
+	for _, s := range list {
+		if hp, err := parseHostPattern(s); err == nil { // Validate reported the others
+			out = append(out, hp)
+		}
+	}
+	return out
+}
+
+// hostMatches reports whether an :authority (as the request carried it)
+// matches any of the patterns.
+func hostMatches(authority string, patterns []hostPattern) bool {
+	host, port, err := splitAuthority(strings.ToLower(authority))
+	if err != nil {
+		return false
+	}
+	host = strings.TrimSuffix(host, ".")
+	if strings.HasPrefix(host, "[") {
+		if a, err := netip.ParseAddr(host[1 : len(host)-1]); err == nil {
+			host = "[" + a.String() + "]"
+		}
+	}
+	for _, hp := range patterns {
+		if hp.match(host, port) {
+			return true
+		}
+	}
+	return false
 }
 
 // Ring builds the key ring from Keys and ActiveKey.

@@ -3,7 +3,6 @@ package wasmfilter
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/botwarden/botwarden/wasmfilter/abi"
@@ -16,11 +15,20 @@ import (
 // is untouched; only GETs of documents by clients whose cookie does not
 // already carry a result are injected, and only 200 text/html answers that
 // are not content-encoded (the filter does not decompress) and fit in
-// js_detection.max_body_bytes.
+// js_detection.max_body_bytes. So that a compressing origin's pages qualify,
+// the filter removes those requests' accept-encoding
+// (js_detection.strip_accept_encoding) and Envoy's compressor, placed
+// before the filter, compresses the edited page for the client. Those
+// requests, unless they take the fast path, also carry HeaderJSExpected to
+// ext_authz: the route runs the detection, so a client without a result
+// there is suspect.
 
 // pageRequest is what the request headers say about a possible page view.
 type pageRequest struct {
 	method, path, authority, accept, dest string
+	// acceptEncoding counts the accept-encoding headers (one removal each:
+	// some hosts remove one occurrence per call).
+	acceptEncoding int
 }
 
 func (r *pageRequest) read(kv [2]string) {
@@ -37,6 +45,8 @@ func (r *pageRequest) read(kv [2]string) {
 		r.accept = kv[1]
 	case "sec-fetch-dest":
 		r.dest = kv[1]
+	case "accept-encoding":
+		r.acceptEncoding++
 	}
 }
 
@@ -46,7 +56,9 @@ type injection struct {
 }
 
 // wantInjection decides on the request whether its response may get the
-// script.
+// script: a GET for a document on an eligible host and path. The cookie
+// is not looked at here (handle drops the mark for a session with a
+// result).
 func (p *Plugin) wantInjection(r *pageRequest) bool {
 	j := &p.cfg.JSDetection
 	if !j.Enabled || r.method != "GET" {
@@ -59,18 +71,45 @@ func (p *Plugin) wantInjection(r *pageRequest) bool {
 		return false
 	}
 	path, _, _ := strings.Cut(r.path, "?")
-	if strings.HasPrefix(path, j.ScriptURL) || path == j.ScriptURL {
+	if strings.HasPrefix(path, j.ScriptURL) {
 		return false
 	}
-	if len(j.Hosts) > 0 && !slices.Contains(j.Hosts, r.authority) {
+	if len(p.hosts) > 0 && !hostMatches(r.authority, p.hosts) || hostMatches(r.authority, p.excludeHosts) {
 		return false
 	}
-	for _, x := range j.ExcludePaths {
-		if strings.HasPrefix(path, x) {
-			return false
-		}
+	if len(j.Paths) > 0 && !hasAnyPrefix(path, j.Paths) || hasAnyPrefix(path, j.ExcludePaths) {
+		return false
 	}
 	return true
+}
+
+func hasAnyPrefix(path string, prefixes []string) bool {
+	for _, x := range prefixes {
+		if strings.HasPrefix(path, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// preparePage edits the request of an eligible page that did not take the
+// fast path (handle calls it last): the marker tells ext_authz that this
+// route runs the detection, and, when the response is still to be
+// injected, accept-encoding goes so that the origin answers uncompressed.
+func (p *Plugin) preparePage(r *pageRequest) error {
+	if p.inject[p.host.Stream()] != nil && p.cfg.JSDetection.StripAcceptEncoding && r.acceptEncoding > 0 {
+		for range r.acceptEncoding {
+			if err := p.host.RemoveRequestHeader("accept-encoding"); err != nil {
+				return fmt.Errorf("removing accept-encoding: %w", err)
+			}
+		}
+		p.stats.inc(p.host, cAcceptEncodingRemoved)
+	}
+	// Set with replace: reserved() removed any client copy already.
+	if err := p.host.ReplaceRequestHeader(HeaderJSExpected, "1"); err != nil {
+		return fmt.Errorf("setting %s: %w", HeaderJSExpected, err)
+	}
+	return nil
 }
 
 // OnResponseHeaders keeps the injection for a 200 uncompressed HTML answer

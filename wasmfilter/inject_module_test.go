@@ -94,3 +94,62 @@ func TestInject(t *testing.T) {
 		}
 	}
 }
+
+// TestModulePreparesPages: the compiled module, on page requests to the
+// routes it injects, removes accept-encoding (so that a compressing origin
+// answers plainly and the page is injected; Envoy's compressor, before the
+// filter, compresses it on the way out) and sets the js-expected marker
+// for ext_authz; it strips a client's marker everywhere.
+func TestModulePreparesPages(t *testing.T) {
+	f := newFixture(t)
+	h := start(t, f.config(t, map[string]any{"js_detection": map[string]any{"enabled": true,
+		"hosts": []string{"*.example", "shop.example"}, "exclude_hosts": []string{"api.shop.example"}, "paths": []string{"/cart", "/p/"}}}))
+	forged := [2]string{wasmfilter.HeaderJSExpected, "1"}
+	gzip := [2]string{"accept-encoding", "gzip, deflate, br"}
+	checked := f.cookie(t, func(c *token.Claims) { c.Flags = token.JSChecked | token.JSPassed })
+	for _, tc := range []struct {
+		name           string
+		req            [][2]string
+		marker, strips bool
+	}{
+		{"page", headers("", gzip), true, true},
+		{"page with a forged marker", headers("", gzip, forged), true, true},
+		{"page on a wildcard host", replace(headers("", gzip), ":authority", "WWW.Shop.Example:443"), true, true},
+		{"excluded host", replace(headers("", gzip, forged), ":authority", "api.shop.example"), false, false},
+		{"path not listed", replace(headers("", gzip, forged), ":path", "/account"), false, false},
+		{"session with a result (fast path)", headers(checked, gzip, forged), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := h.Counter(wasmfilter.MetricPrefix + "jsd.accept_encoding.removed")
+			res, resp, err := h.Exchange(tc.req, client, htmlResponse, []byte(page))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, ok := res.Header(wasmfilter.HeaderJSExpected)
+			if ok != tc.marker || ok && v != "1" {
+				t.Errorf("marker %q present %v, want %v", v, ok, tc.marker)
+			}
+			_, kept := res.Header("accept-encoding")
+			if kept == tc.strips {
+				t.Errorf("accept-encoding kept %v, want stripped %v", kept, tc.strips)
+			}
+			after, _ := h.Counter(wasmfilter.MetricPrefix + "jsd.accept_encoding.removed")
+			if (after == before+1) != tc.strips {
+				t.Errorf("jsd.accept_encoding.removed %d -> %d", before, after)
+			}
+			if injected := strings.Contains(string(resp.Body), "botwarden/jsd.js"); injected != tc.strips {
+				t.Errorf("injected %v, want %v", injected, tc.strips)
+			}
+		})
+	}
+}
+
+// replace returns hs with header name's value set to v.
+func replace(hs [][2]string, name, v string) [][2]string {
+	for i := range hs {
+		if hs[i][0] == name {
+			hs[i][1] = v
+		}
+	}
+	return hs
+}

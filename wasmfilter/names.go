@@ -7,10 +7,14 @@ import "strings"
 // imported from there because detect pulls net/http into the module, which
 // nearly doubles its size for a handful of strings.
 const (
-	HeaderScore        = "x-bot-score"
-	HeaderCategory     = "x-bot-category"
-	HeaderJSDetection  = "x-bot-js-detection"
-	HeaderJA4          = "x-botwarden-ja4"
+	HeaderScore       = "x-bot-score"
+	HeaderCategory    = "x-bot-category"
+	HeaderJSDetection = "x-bot-js-detection"
+	HeaderJA4         = "x-botwarden-ja4"
+	// HeaderJSExpected marks a request to a page the filter injects the
+	// detection into, for ext_authz (detect.HeaderJSExpected). Reserved,
+	// so a client's copy is removed like every x-botwarden-* header.
+	HeaderJSExpected   = "x-botwarden-js-expected"
 	headerPrefixBot    = "x-bot-"
 	headerPrefixWarden = "x-botwarden-"
 )

@@ -14,6 +14,7 @@ func TestNamesMatchDetect(t *testing.T) {
 		HeaderCategory:     detect.HeaderCategory,
 		HeaderJSDetection:  detect.HeaderJSDetection,
 		HeaderJA4:          detect.HeaderJA4,
+		HeaderJSExpected:   detect.HeaderJSExpected,
 		headerPrefixBot:    detect.HeaderPrefixBot,
 		headerPrefixWarden: detect.HeaderPrefixWarden,
 	} {
@@ -22,7 +23,7 @@ func TestNamesMatchDetect(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"x-bot-score", "x-bot-", "x-botwarden-", "x-botwarden-session", detect.HeaderJA4,
-		"x-botnet", "x-bo", "accept", "", "x-botwarden-ja4x", "x-bot-verified"} {
+		"x-botnet", "x-bo", "accept", "", "x-botwarden-ja4x", "x-bot-verified", HeaderJSExpected} {
 		if reserved(name) != detect.Reserved(name) {
 			t.Errorf("reserved(%q) = %v, detect.Reserved = %v", name, reserved(name), detect.Reserved(name))
 		}

@@ -28,6 +28,7 @@ const (
 	cInjected
 	cInjectEncoded
 	cInjectTooLarge
+	cAcceptEncodingRemoved
 	numCounters
 )
 
@@ -37,26 +38,27 @@ const MetricPrefix = "botwarden."
 
 // counterNames are the metric names after MetricPrefix.
 var counterNames = [numCounters]string{
-	cAbsent:            "cookie.absent",
-	cValid:             "cookie.valid",
-	cStale:             "cookie.stale",
-	cBelowThreshold:    "fastpath.below_threshold",
-	cFastPath:          "fastpath.hit",
-	cBlocked:           "block.local",
-	cSpoofed:           "spoofed_headers.removed",
-	cError:             "filter.error",
-	cInvalidMalformed:  "cookie.invalid.malformed",
-	cInvalidUnknownKey: "cookie.invalid.unknown_key",
-	cInvalidTampered:   "cookie.invalid.tampered",
-	cInvalidExpired:    "cookie.invalid.expired",
-	cInvalidNotYet:     "cookie.invalid.not_yet_valid",
-	cInvalidUnbound:    "cookie.invalid.unbound",
-	cInvalidNoClientIP: "cookie.invalid.no_client_ip",
-	cInvalidOther:      "cookie.invalid.error",
-	cNoJSResult:        "fastpath.no_js_result",
-	cInjected:          "jsd.injected",
-	cInjectEncoded:     "jsd.skipped.encoded",
-	cInjectTooLarge:    "jsd.skipped.too_large",
+	cAbsent:                "cookie.absent",
+	cValid:                 "cookie.valid",
+	cStale:                 "cookie.stale",
+	cBelowThreshold:        "fastpath.below_threshold",
+	cFastPath:              "fastpath.hit",
+	cBlocked:               "block.local",
+	cSpoofed:               "spoofed_headers.removed",
+	cError:                 "filter.error",
+	cInvalidMalformed:      "cookie.invalid.malformed",
+	cInvalidUnknownKey:     "cookie.invalid.unknown_key",
+	cInvalidTampered:       "cookie.invalid.tampered",
+	cInvalidExpired:        "cookie.invalid.expired",
+	cInvalidNotYet:         "cookie.invalid.not_yet_valid",
+	cInvalidUnbound:        "cookie.invalid.unbound",
+	cInvalidNoClientIP:     "cookie.invalid.no_client_ip",
+	cInvalidOther:          "cookie.invalid.error",
+	cNoJSResult:            "fastpath.no_js_result",
+	cInjected:              "jsd.injected",
+	cInjectEncoded:         "jsd.skipped.encoded",
+	cInjectTooLarge:        "jsd.skipped.too_large",
+	cAcceptEncodingRemoved: "jsd.accept_encoding.removed",
 }
 
 // MetricNames lists every metric the filter defines, with MetricPrefix.

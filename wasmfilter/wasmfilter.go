@@ -77,6 +77,8 @@ type Plugin struct {
 	level abi.LogLevel
 	strip map[string]bool // configured names to strip besides the reserved prefixes
 	stats stats
+	// hosts and excludeHosts are js_detection's compiled host lists.
+	hosts, excludeHosts []hostPattern
 	// inject holds the streams whose HTML response gets the detection
 	// script (decided on the request, confirmed on the response headers).
 	inject map[uint32]*injection
@@ -108,6 +110,7 @@ func (p *Plugin) OnConfigure(b []byte) bool {
 	p.cfg, p.ring = cfg, ring
 	p.level, _ = abi.ParseLogLevel(cfg.LogLevel)
 	p.strip = map[string]bool{cfg.SkipHeader: true, cfg.Headers.Score: true, cfg.Headers.Category: true, cfg.Headers.JSDetection: true}
+	p.hosts, p.excludeHosts = compileHosts(cfg.JSDetection.Hosts), compileHosts(cfg.JSDetection.ExcludeHosts)
 	p.stats.define(p.host, p.logf)
 	p.logf(abi.LogInfo, "botwarden: cookie fast path configured: cookie %q, %d key(s), active %d, score >= %d, revalidate after %v, fail %s",
 		cfg.CookieName, len(cfg.Keys), cfg.ActiveKey, cfg.ScoreThreshold, cfg.Revalidate.Duration, cfg.FailMode)
@@ -167,19 +170,31 @@ func (p *Plugin) handle() (abi.Action, error) {
 	if spoofed {
 		p.stats.inc(p.host, cSpoofed)
 	}
-	if p.wantInjection(&page) {
+	eligible := p.wantInjection(&page)
+	if eligible {
 		p.inject[p.host.Stream()] = &injection{}
 	}
+	action, fast, err := p.session(cookies, ua)
+	if err != nil || action != abi.ActionContinue || fast || !eligible {
+		return action, err
+	}
+	return abi.ActionContinue, p.preparePage(&page)
+}
+
+// session acts on the session cookie: a local reply for a blocked one, the
+// verdict headers and the skip marker for one that takes the fast path
+// (fast), nothing otherwise.
+func (p *Plugin) session(cookies []string, ua string) (action abi.Action, fast bool, err error) {
 	if len(cookies) == 0 {
 		p.stats.inc(p.host, cAbsent)
-		return abi.ActionContinue, nil
+		return abi.ActionContinue, false, nil
 	}
 
 	now := p.requestTime()
 	claims, reason, err := p.open(cookies, ua, now)
 	if err != nil {
 		p.invalid(reason, err)
-		return abi.ActionContinue, nil
+		return abi.ActionContinue, false, nil
 	}
 	p.stats.inc(p.host, cValid)
 	if claims.Flags.Has(token.JSChecked) {
@@ -190,27 +205,27 @@ func (p *Plugin) handle() (abi.Action, error) {
 	if claims.Flags.Has(token.Blocked) {
 		if err := p.host.SendLocalResponse(uint32(p.cfg.BlockStatus), "botwarden_cookie_blocked",
 			[]byte(p.cfg.BlockBody), replyHeaders); err != nil {
-			return abi.ActionContinue, fmt.Errorf("sending block reply: %w", err)
+			return abi.ActionContinue, false, fmt.Errorf("sending block reply: %w", err)
 		}
 		p.stats.inc(p.host, cBlocked)
 		p.logf(abi.LogDebug, "botwarden: blocked session %s by cookie", claims.SessionID)
 		// Envoy sends the local reply when this callback returns.
-		return abi.ActionPause, nil
+		return abi.ActionPause, false, nil
 	}
 	if age := now.Unix() - claims.IssuedAt; age >= int64(p.cfg.Revalidate.Seconds()) {
 		p.stats.inc(p.host, cStale)
-		return abi.ActionContinue, nil
+		return abi.ActionContinue, false, nil
 	}
 	if p.cfg.JSDetection.Enabled && !claims.Flags.Has(token.JSChecked) {
 		// Where the page runs the detection, a session without a result
 		// goes to ext_authz, which counts its pages without one.
 		p.stats.inc(p.host, cNoJSResult)
-		return abi.ActionContinue, nil
+		return abi.ActionContinue, false, nil
 	}
 	score := int(claims.Score)
 	if score < p.cfg.ScoreThreshold {
 		p.stats.inc(p.host, cBelowThreshold)
-		return abi.ActionContinue, nil
+		return abi.ActionContinue, false, nil
 	}
 
 	set := [][2]string{
@@ -229,11 +244,11 @@ func (p *Plugin) handle() (abi.Action, error) {
 	set = append(set, [2]string{p.cfg.SkipHeader, "1"})
 	for _, h := range set {
 		if err := p.host.ReplaceRequestHeader(h[0], h[1]); err != nil {
-			return abi.ActionContinue, fmt.Errorf("setting %s: %w", h[0], err)
+			return abi.ActionContinue, false, fmt.Errorf("setting %s: %w", h[0], err)
 		}
 	}
 	p.stats.inc(p.host, cFastPath)
-	return abi.ActionContinue, nil
+	return abi.ActionContinue, true, nil
 }
 
 // open returns the claims of the first cookie that opens and is bound to

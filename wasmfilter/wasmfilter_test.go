@@ -483,6 +483,7 @@ func FuzzOnRequestHeaders(f *testing.F) {
 	f.Add(cookietest.Tamper(valid), "", "[::1]:80", "x-botwarden-skip-authz", "1")
 	f.Add("", "curl/8", "", "cookie", "__bw="+valid)
 	f.Add(fx.cookie(f, func(c *token.Claims) { c.Flags = token.Blocked }), testUA, clientIP, "x-botwarden-ja4", "t13d")
+	f.Add("", testUA, clientIP, HeaderJSExpected, "1")
 	f.Fuzz(func(t *testing.T, cookie, ua, source, name, value string) {
 		p, h := fx.plugin(t, nil)
 		h.headers = [][2]string{{"user-agent", ua}, {"cookie", "__bw=" + cookie}, {strings.ToLower(name), value}}
@@ -501,4 +502,138 @@ func FuzzOnRequestHeaders(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInjectionRoutes: js_detection's host and path lists decide which
+// page requests are eligible; exclusions win.
+func TestInjectionRoutes(t *testing.T) {
+	f := newFixture(t)
+	fields := map[string]any{"js_detection": map[string]any{"enabled": true,
+		"hosts":         []string{"shop.example", "*.shop.example", "other.example:8443"},
+		"exclude_hosts": []string{"api.shop.example", "*.static.shop.example"},
+		"paths":         []string{"/p/", "/cart"},
+		"exclude_paths": []string{"/p/raw/"},
+	}}
+	p, _ := f.plugin(t, fields)
+	for _, tc := range []struct {
+		authority, path string
+		want            bool
+	}{
+		{"shop.example", "/p/1", true},
+		{"Shop.Example:443", "/cart?x=1", true},
+		{"www.shop.example", "/p/1", true},
+		{"api.shop.example", "/p/1", false},      // excluded host wins
+		{"a.static.shop.example", "/p/1", false}, // excluded wildcard
+		{"static.shop.example", "/p/1", true},    // the wildcard's apex is not excluded
+		{"other.example:8443", "/p/1", true},
+		{"other.example", "/p/1", false}, // port in the entry
+		{"elsewhere.example", "/p/1", false},
+		{"shop.example", "/", false}, // not under paths
+		{"shop.example", "/account", false},
+		{"shop.example", "/p/raw/1", false}, // excluded path wins
+		{"shop.example", "/.well-known/botwarden/jsd.js", false},
+	} {
+		r := pageRequest{method: "GET", path: tc.path, authority: tc.authority, accept: "text/html"}
+		if got := p.wantInjection(&r); got != tc.want {
+			t.Errorf("%s%s: eligible %v, want %v", tc.authority, tc.path, got, tc.want)
+		}
+	}
+	// Empty lists: every host and path.
+	p, _ = f.plugin(t, map[string]any{"js_detection": map[string]any{"enabled": true}})
+	if r := (pageRequest{method: "GET", path: "/x", authority: "any.example:1", accept: "text/html"}); !p.wantInjection(&r) {
+		t.Error("empty host and path lists must allow every page")
+	}
+}
+
+// TestPageRequestEdits: on an eligible page request that does not take the
+// fast path the filter sets the js-expected marker, and when the response
+// is to be injected it removes accept-encoding (every copy) so that the
+// origin answers uncompressed. Other requests keep accept-encoding and get
+// no marker; a client's copy of the marker never survives.
+func TestPageRequestEdits(t *testing.T) {
+	f := newFixture(t)
+	on := map[string]any{"js_detection": map[string]any{"enabled": true, "exclude_paths": []string{"/api/"}}}
+	keep := map[string]any{"js_detection": map[string]any{"enabled": true, "strip_accept_encoding": false}}
+	checked := func(c *token.Claims) { c.Flags = token.JSChecked | token.JSPassed }
+	html := [][2]string{{"accept", "text/html"}, {"accept-encoding", "gzip, br"}}
+	forged := [2]string{HeaderJSExpected, "1"}
+	for _, tc := range []struct {
+		name     string
+		fields   map[string]any
+		cookie   func(*token.Claims) // nil: no cookie
+		path     string
+		extra    [][2]string
+		marker   bool
+		encoding int // accept-encoding headers left
+	}{
+		{name: "page, no cookie", fields: on, extra: html, marker: true},
+		{name: "page, cookie without a result", fields: on, cookie: func(*token.Claims) {}, extra: html, marker: true},
+		{name: "two accept-encoding headers", fields: on, extra: append(html, [2]string{"accept-encoding", "zstd"}), marker: true},
+		{name: "page without accept-encoding", fields: on, extra: html[:1], marker: true},
+		{name: "strip_accept_encoding off", fields: keep, extra: html, marker: true, encoding: 1},
+		{name: "fast path", fields: on, cookie: checked, extra: html, encoding: 1},
+		{name: "result but stale: no injection, still expected", fields: on,
+			cookie: func(c *token.Claims) { checked(c); c.IssuedAt = f.now.Add(-2 * time.Minute).Unix() }, extra: html, marker: true, encoding: 1},
+		{name: "blocked", fields: on, cookie: func(c *token.Claims) { c.Flags = token.Blocked }, extra: html, encoding: 1},
+		{name: "excluded path", fields: on, path: "/api/x", extra: append(html, forged), encoding: 1},
+		{name: "an asset", fields: on, extra: [][2]string{{"accept", "*/*"}, {"sec-fetch-dest", "script"}, {"accept-encoding", "gzip"}, forged}, encoding: 1},
+		{name: "js_detection off", fields: nil, extra: append(html, forged), encoding: 1},
+		{name: "forged marker on a page", fields: on, extra: append(html, forged, forged), marker: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, h := f.plugin(t, tc.fields)
+			ck := ""
+			if tc.cookie != nil {
+				ck = f.cookie(t, tc.cookie)
+			}
+			h.headers = append(request(ck), tc.extra...)
+			if tc.path != "" {
+				h.headers[1][1] = tc.path
+			}
+			p.OnRequestHeaders(len(h.headers), false)
+			var markers, encodings int
+			for _, kv := range h.headers {
+				switch kv[0] {
+				case HeaderJSExpected:
+					markers++
+					if kv[1] != "1" {
+						t.Errorf("marker %q", kv[1])
+					}
+				case "accept-encoding":
+					encodings++
+				}
+			}
+			if want := map[bool]int{true: 1}[tc.marker]; markers != want {
+				t.Errorf("%d markers, want %d: %v", markers, want, h.headers)
+			}
+			if encodings != tc.encoding {
+				t.Errorf("%d accept-encoding headers left, want %d: %v", encodings, tc.encoding, h.headers)
+			}
+			removed := tc.encoding == 0 && slices.ContainsFunc(tc.extra, func(kv [2]string) bool { return kv[0] == "accept-encoding" })
+			if got := h.counters[MetricPrefix+"jsd.accept_encoding.removed"]; got != map[bool]int64{true: 1}[removed] {
+				t.Errorf("jsd.accept_encoding.removed = %d, want removal %v", got, removed)
+			}
+			if h.counters[MetricPrefix+"filter.error"] != 0 {
+				t.Errorf("internal error: %v", h.logs)
+			}
+		})
+	}
+}
+
+// TestPageRequestEditFailures: a host error while editing the page
+// request is an internal error (fail open: the request goes on to
+// ext_authz, whose header_mutation-stripped view lacks only the marker).
+func TestPageRequestEditFailures(t *testing.T) {
+	f := newFixture(t)
+	for _, method := range []string{"ReplaceRequestHeader", "RemoveRequestHeader"} {
+		p, h := f.plugin(t, map[string]any{"js_detection": map[string]any{"enabled": true}})
+		h.headers = append(request(""), [2]string{"accept", "text/html"}, [2]string{"accept-encoding", "gzip"})
+		h.fail[method] = errInjected
+		if a := p.OnRequestHeaders(len(h.headers), false); a != abi.ActionContinue {
+			t.Errorf("%s failing: action %v", method, a)
+		}
+		if h.counters[MetricPrefix+"filter.error"] != 1 {
+			t.Errorf("%s failing: not counted as an error", method)
+		}
+	}
 }

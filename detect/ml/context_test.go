@@ -252,35 +252,59 @@ func TestCalibration(t *testing.T) {
 	}
 }
 
-// TestJSDetectionMissing: where the invisible detection is expected, a
-// session that fetched its third page without a result is likely
-// automated; one with a result is not touched.
+// TestJSDetectionMissing: where the invisible detection is expected (by
+// configuration, or per request by the Wasm filter's marker), a session
+// that fetched its third page without a result is likely automated; one
+// with a result is not touched, nor is one whose pages are not expected to
+// run it.
 func TestJSDetectionMissing(t *testing.T) {
 	m, err := EmbeddedModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	cfg.JSDetection.Expected = true
-	e, err := newEngine(cfg, m, zerolog.Nop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Unix(1_800_000_000, 0)
-	for _, withJS := range []bool{false, true} {
-		sess := &detect.Session{ID: fmt.Sprintf("js-%v", withJS)}
-		for i := 1; i <= 4; i++ {
-			r := page(testChromeUA, fmt.Sprintf("/p/%d", i), detect.Headers{"cookie": "a=b", "referer": "https://shop.example/"})
-			r.Time = t0.Add(time.Duration(i) * 8 * time.Second) // a reader's pace
-			v := &detect.Verdict{Session: sess, JSDetectionChecked: withJS, JSDetectionPassed: withJS}
-			if err := e.Evaluate(t.Context(), r, v); err != nil {
+	for _, tc := range []struct {
+		name     string
+		expected bool // js_detection.expected
+		marker   bool // the filter's x-botwarden-js-expected: 1
+		forged   string
+		withJS   bool
+		fires    bool
+	}{
+		{name: "expected, no result", expected: true, fires: true},
+		{name: "expected, result", expected: true, withJS: true},
+		{name: "marker, no result", marker: true, fires: true},
+		{name: "marker, result", marker: true, withJS: true},
+		{name: "neither", fires: false},
+		{name: "marker of another value", forged: "true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.JSDetection.Expected = tc.expected
+			e, err := newEngine(cfg, m, zerolog.Nop(), nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			flagged := v.HasTag(TagJSDetectionMissing)
-			if want := !withJS && i >= 3; flagged != want || want && v.Score > 20 || !want && v.Score < 30 {
-				t.Errorf("js %v, page %d: score %d tags %v", withJS, i, v.Score, v.Tags)
+			sess := &detect.Session{ID: "js-" + tc.name}
+			for i := 1; i <= 4; i++ {
+				h := detect.Headers{"cookie": "a=b", "referer": "https://shop.example/"}
+				if tc.marker {
+					h[detect.HeaderJSExpected] = "1"
+				} else if tc.forged != "" {
+					h[detect.HeaderJSExpected] = tc.forged
+				}
+				r := page(testChromeUA, fmt.Sprintf("/p/%d", i), h)
+				r.Time = t0.Add(time.Duration(i) * 8 * time.Second) // a reader's pace
+				v := &detect.Verdict{Session: sess, JSDetectionChecked: tc.withJS, JSDetectionPassed: tc.withJS}
+				if err := e.Evaluate(t.Context(), r, v); err != nil {
+					t.Fatal(err)
+				}
+				flagged := v.HasTag(TagJSDetectionMissing)
+				if want := tc.fires && i >= cfg.JSDetection.Pages; flagged != want || want && v.Score > cfg.JSDetection.Score || !want && v.Score < 30 {
+					t.Errorf("page %d: score %d tags %v, want flagged %v", i, v.Score, v.Tags, want)
+				}
 			}
-		}
+		})
 	}
 	if err := (Config{JSDetection: JSDetectionRule{Pages: 3, Score: 40}}).Validate(); err == nil {
 		t.Error("a score outside 2–29 validated")

@@ -56,8 +56,13 @@ type Config struct {
 // still no result gets at most Score (likely automated: the default policy
 // challenges it) and the tag js-detection-missing.
 type JSDetectionRule struct {
-	// Expected turns the rule on: set it where the filter injects
-	// (default off: without the injection no client has a result).
+	// Expected turns the rule on for every request (default off: without
+	// the injection no client has a result). Where the Wasm filter
+	// injects, it need not be set: the filter marks the page requests it
+	// injects into with detect.HeaderJSExpected, which turns the rule on
+	// for those requests alone (jsExpected), so hosts and routes without
+	// the injection are never judged by it. Set it only when every page
+	// botwarden checks runs the detection.
 	Expected bool `yaml:"expected"`
 	// Pages is the page view from which a missing result counts (default 3).
 	Pages int `yaml:"pages"`
@@ -171,7 +176,7 @@ func (e *Engine) Evaluate(_ context.Context, r *detect.Request, v *detect.Verdic
 	s := e.score(r, v, c)
 	v.Propose(s, detect.SourceML)
 	e.scored.Observe(float64(s))
-	if j := e.cfg.JSDetection; j.Expected && max(c.Minute, c.pagesAsClient) >= uint32(j.Pages) && !v.JSDetectionChecked {
+	if j := e.cfg.JSDetection; e.jsExpected(r) && max(c.Minute, c.pagesAsClient) >= uint32(j.Pages) && !v.JSDetectionChecked {
 		v.Lower(j.Score, detect.SourceML)
 		v.AddTags(TagJSDetectionMissing)
 	}
@@ -218,7 +223,7 @@ func (e *Engine) observe(r *detect.Request, v *detect.Verdict) Context {
 	c.Burst, c.Minute = e.clients.counts(ch, now)
 	_, c.PrefixMinute = e.prefixes.counts(ph, now)
 	c.pagesAsClient = c.Minute
-	if e.cfg.JSDetection.Expected && sess != nil {
+	if e.jsExpected(r) && sess != nil {
 		// The js_detection rule counts by address + UA too: a client's
 		// first page comes before its session cookie.
 		ah, _ := e.keys(r, nil)
@@ -228,6 +233,15 @@ func (e *Engine) observe(r *detect.Request, v *detect.Verdict) Context {
 		_, c.pagesAsClient = e.clients.counts(ah, now)
 	}
 	return c
+}
+
+// jsExpected reports whether r's page should have run the invisible
+// detection: everywhere with js_detection.expected, else where the Wasm
+// filter marked the request. A client cannot forge the marker (Envoy's
+// header_mutation and the filter remove client copies), and a forged one
+// could only lower its sender's own score.
+func (e *Engine) jsExpected(r *detect.Request) bool {
+	return e.cfg.JSDetection.Expected || r.Headers.Get(detect.HeaderJSExpected) == "1"
 }
 
 // keys hashes the client (its session, else its address and UA) and its

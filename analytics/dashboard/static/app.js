@@ -285,6 +285,16 @@ function range(p) {
   return [to - ms, to];
 }
 
+// fieldText renders a record field. Numbers whose 0 means "not known"
+// (ClientASN when the address is in no database, EdgeResponseStatus when no
+// access-log entry joined) read as unknown, never as ASN 0 or status 0.
+const UNKNOWN_WHEN_ZERO = ["ClientASN", "EdgeResponseStatus"];
+function fieldText(k, v) {
+  if (v === undefined || v === null) return "";
+  if (v === 0 && UNKNOWN_WHEN_ZERO.includes(k)) return "unknown";
+  return Array.isArray(v) ? v.join(", ") : String(v);
+}
+
 const FIELDS = ["EdgeStartTimestamp", "RayID", "BotScore", "BotCategory", "BotScoreSrc", "BotAction", "BotRuleID", "ClientIP", "ClientRequestHost", "ClientRequestPath", "ClientRequestUserAgent", "EdgeResponseStatus"];
 
 async function explorer(main) {
@@ -302,9 +312,9 @@ async function explorer(main) {
     el("tr", {}, FIELDS.map((f) => el("th", {}, f))),
     page.records.map((r) => {
       const row = el("tr", { className: "ev", onclick: () => row.nextSibling.hidden = !row.nextSibling.hidden },
-        FIELDS.map((f) => el("td", {}, f === "EdgeStartTimestamp" ? when(r[f]) : r[f] === undefined ? "" : String(r[f]))));
+        FIELDS.map((f) => el("td", {}, f === "EdgeStartTimestamp" ? when(r[f]) : fieldText(f, r[f]))));
       const detail = el("tr", { className: "detail", hidden: true }, el("td", { colspan: FIELDS.length },
-        el("table", {}, Object.entries(r).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, Array.isArray(v) ? v.join(", ") : String(v))))),
+        el("table", {}, Object.entries(r).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fieldText(k, v))))),
         reportForm(withTerm("ray_id", r.RayID), "This request", r.ClientIP ? "ip:" + r.ClientIP : "")));
       return [row, detail];
     }));
