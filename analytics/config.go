@@ -65,7 +65,10 @@ func (c Config) Validate() error {
 	}
 	names := map[string]bool{}
 	for i, e := range c.Exports {
-		if err := e.Validate(RecordSchema); err != nil {
+		schema, err := datasetSchema(e.Dataset)
+		if err != nil {
+			add("exports[%d].%w", i, err)
+		} else if err := e.Validate(schema); err != nil {
 			add("exports[%d].%w", i, err)
 		}
 		if names[e.Name] {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -74,6 +75,15 @@ CREATE TABLE IF NOT EXISTS feedback (
 	description VARCHAR, requests BIGINT, first_seen BIGINT, last_seen BIGINT);
 `
 
+// feedbackColumns are the feedback table's later columns (a file written
+// before them gains them on open): detail holds the report's breakdowns
+// and applied verdict as JSON, applied_until that verdict's expiry (unix
+// µs, 0 when none) so the live ones are found without parsing JSON.
+const feedbackColumns = `
+ALTER TABLE feedback ADD COLUMN IF NOT EXISTS detail VARCHAR;
+ALTER TABLE feedback ADD COLUMN IF NOT EXISTS applied_until BIGINT;
+`
+
 // eventCols is the column order of events (Append and Events).
 const eventCols = `ts, ref, sample, score, src, cat, tags, dids, ja4, js, vbot, vcat, aicat, action, enforced, rule, mode,
 	session, ip, net, asn, country, method, host, path, ua, status, bytes, dur, logged`
@@ -102,6 +112,10 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 	}
 	db := sql.OpenDB(connector)
 	if _, err := db.Exec(schemaSQL); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
+	}
+	if _, err := db.Exec(feedbackColumns); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
@@ -305,9 +319,18 @@ func (s *DuckDB) AppendVerdict(ctx context.Context, v VerdictRecord) error {
 
 // AppendFeedback implements Store.
 func (s *DuckDB) AppendFeedback(ctx context.Context, f Feedback) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	detail, err := json.Marshal(f.FeedbackDetail)
+	if err != nil {
+		return fmt.Errorf("store feedback: %w", err)
+	}
+	var until int64
+	if f.Applied != nil {
+		until = micros(f.Applied.Expiry)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO feedback (id, ts, kind, expr, ref, key, abuse, description, requests,
+		first_seen, last_seen, detail, applied_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, micros(f.Time), f.Kind, f.Expression, f.Ref, f.Key, f.Abuse, f.Description, f.Requests,
-		micros(f.FirstSeen), micros(f.LastSeen))
+		micros(f.FirstSeen), micros(f.LastSeen), string(detail), until)
 	if err != nil {
 		return fmt.Errorf("store feedback: %w", err)
 	}
@@ -681,9 +704,13 @@ func (s *DuckDB) Verdicts(ctx context.Context, from, to time.Time, limit int) ([
 }
 
 // FeedbackList implements Store.
-func (s *DuckDB) FeedbackList(ctx context.Context, limit int) ([]Feedback, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, ts, kind, expr, ref, key, abuse, description, requests, first_seen, last_seen
-		FROM feedback ORDER BY ts DESC LIMIT ?`, limit)
+func (s *DuckDB) FeedbackList(ctx context.Context, q FeedbackQuery) ([]Feedback, error) {
+	cond, args := "", []any{}
+	if !q.LiveAt.IsZero() {
+		cond, args = "WHERE applied_until > ?", append(args, micros(q.LiveAt))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, ts, kind, expr, ref, key, abuse, description, requests, first_seen, last_seen,
+		coalesce(detail, '') FROM feedback `+cond+` ORDER BY ts DESC LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("feedback: %w", err)
 	}
@@ -692,12 +719,18 @@ func (s *DuckDB) FeedbackList(ctx context.Context, limit int) ([]Feedback, error
 	for rows.Next() {
 		var f Feedback
 		var ts, first, last int64
-		if err := rows.Scan(&f.ID, &ts, &f.Kind, &f.Expression, &f.Ref, &f.Key, &f.Abuse, &f.Description, &f.Requests, &first, &last); err != nil {
+		var detail string
+		if err := rows.Scan(&f.ID, &ts, &f.Kind, &f.Expression, &f.Ref, &f.Key, &f.Abuse, &f.Description, &f.Requests, &first, &last, &detail); err != nil {
 			return nil, fmt.Errorf("feedback: %w", err)
 		}
 		f.Time = time.UnixMicro(ts).UTC()
 		if first != 0 {
 			f.FirstSeen, f.LastSeen = time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+		}
+		if detail != "" {
+			if err := json.Unmarshal([]byte(detail), &f.FeedbackDetail); err != nil {
+				return nil, fmt.Errorf("feedback %s: detail: %w", f.ID, err)
+			}
 		}
 		out = append(out, f)
 	}

@@ -287,6 +287,8 @@ func (in *Ingester) Run(ctx context.Context) {
 	defer tick.Stop()
 	adapt := time.NewTicker(time.Second)
 	defer adapt.Stop()
+	gather := time.NewTimer(gatherPause)
+	gather.Stop()
 	calm := 0
 	for {
 		select {
@@ -307,12 +309,35 @@ func (in *Ingester) Run(ctx context.Context) {
 			flush()
 			return
 		case it := <-in.q:
-			batch = in.handle(it, j, batch)
-			if len(j.byRef) > maxPending {
-				batch = j.expire(in.now(), maxPending, batch)
-			}
-			if len(batch) >= in.cfg.BatchSize {
-				flush()
+			// Take what is queued, then let the queue fill for a moment
+			// instead of parking at once: a sender that finds this
+			// goroutine parked has to wake it, which costs the request
+			// path more than the send itself. At most gatherMax items
+			// before the tickers get their turn again (a queue that never
+			// empties must still flush and adapt).
+			for n := 1; ; n++ {
+				batch = in.handle(it, j, batch)
+				if len(j.byRef) > maxPending {
+					batch = j.expire(in.now(), maxPending, batch)
+				}
+				if len(batch) >= in.cfg.BatchSize {
+					flush()
+				}
+				if n == gatherMax {
+					break
+				}
+				select {
+				case it = <-in.q:
+					continue
+				default:
+				}
+				gather.Reset(gatherPause)
+				select {
+				case <-gather.C:
+				case <-ctx.Done():
+					gather.Stop()
+				}
+				break
 			}
 		case <-tick.C:
 			batch = j.expire(in.now(), maxPending, batch)
@@ -322,6 +347,15 @@ func (in *Ingester) Run(ctx context.Context) {
 		}
 	}
 }
+
+// gatherPause is how long the writer lets the queue fill after draining
+// it: at tens of thousands of decisions a second, a few dozen per wake-up
+// instead of one, for at most this much delay before a decision is seen
+// (nothing next to the join window). gatherMax bounds one drain.
+const (
+	gatherPause = 2 * time.Millisecond
+	gatherMax   = 4096
+)
 
 // adapt doubles the sample interval when the queue overflowed or is more
 // than half full, and halves it after five calm seconds.

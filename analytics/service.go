@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ type Service struct {
 	In    *Ingester
 	log   zerolog.Logger
 	now   func() time.Time
+
+	rep          Reputation     // where operators' reports act (UseReputation)
+	feedbackJobs []*logpush.Job // export jobs of dataset feedback
 }
 
 // Open opens the store and builds the writer. A store that cannot be opened
@@ -59,25 +63,32 @@ func Open(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Service, 
 			return nil, err
 		}
 		for i, ec := range cfg.Exports {
-			j, err := logpush.New(ec, RecordSchema, m, log)
+			schema, _ := datasetSchema(ec.Dataset) // Validate checked it
+			j, err := logpush.New(ec, schema, m, log)
 			if err != nil {
 				s.Close()
 				return nil, fmt.Errorf("analytics: exports[%d].%w", i, err)
 			}
-			in.exports = append(in.exports, j)
+			if schema.Kind == FeedbackSchema.Kind {
+				s.feedbackJobs = append(s.feedbackJobs, j)
+			} else {
+				in.exports = append(in.exports, j)
+			}
 		}
 	}
 	return s, nil
 }
 
-// Run runs the writer and retention until ctx ends.
+// Run runs the writer, retention, the feedback refresher and the export
+// jobs until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.In.Maintain(ctx, s.cfg.MaintainInterval) })
+	wg.Go(func() { s.refreshFeedback(ctx) })
 	// Exporters drain after the writer: it hands them its last batch.
 	exportCtx, stopExports := context.WithCancel(context.Background())
 	var ew sync.WaitGroup
-	for _, e := range s.In.exports {
+	for _, e := range append(slices.Clip(s.In.exports), s.feedbackJobs...) {
 		ew.Go(func() { e.Run(exportCtx) })
 	}
 	s.In.Run(ctx)

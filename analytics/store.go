@@ -24,7 +24,7 @@ type Store interface {
 	// returned token (empty at the end) continues after the last record.
 	Events(ctx context.Context, f Filter, limit int, token string) ([]Record, string, error)
 	Verdicts(ctx context.Context, from, to time.Time, limit int) ([]VerdictRecord, error)
-	FeedbackList(ctx context.Context, limit int) ([]Feedback, error)
+	FeedbackList(ctx context.Context, q FeedbackQuery) ([]Feedback, error)
 
 	// Maintain applies retention: detail older than the retention, or
 	// beyond the size cap, is rolled up per hour and deleted.
@@ -74,6 +74,43 @@ type Feedback struct {
 	Requests    int64     `json:"requests"`
 	FirstSeen   time.Time `json:"first_seen,omitzero"`
 	LastSeen    time.Time `json:"last_seen,omitzero"`
+	FeedbackDetail
+}
+
+// FeedbackDetail is who reported, what the report's filter selected and
+// what the report did (the store keeps it as one JSON column).
+type FeedbackDetail struct {
+	// Origin is who reported: operator (dashboard, API, CLI) or visitor
+	// (the block page's form, which never applies anything by itself).
+	Origin string `json:"origin,omitempty"`
+	// What the report's filter selected, as Cloudflare's feedback report
+	// records it: requests by score band, by score source, and the top
+	// client addresses and user agents.
+	ByScore       []Count `json:"by_score,omitempty"`
+	BySource      []Count `json:"by_source,omitempty"`
+	TopIPs        []Count `json:"top_ips,omitempty"`
+	TopUserAgents []Count `json:"top_user_agents,omitempty"`
+	// Applied is the verdict the report put in the reputation store: an
+	// exemption for a false positive, a scored verdict for a false
+	// negative; nil when it applied nothing (no client key, or a visitor's
+	// report).
+	Applied *Applied `json:"applied,omitempty"`
+}
+
+// Applied is a feedback report's verdict in the reputation store.
+type Applied struct {
+	Key    string    `json:"key"` // reputation key, feedback:<client key>
+	Score  int       `json:"score"`
+	Tags   []string  `json:"tags"`
+	Expiry time.Time `json:"expiry"`
+}
+
+// FeedbackQuery selects feedback items, newest first.
+type FeedbackQuery struct {
+	Limit int
+	// LiveAt, when set, keeps only the items whose applied verdict has
+	// not expired at that time.
+	LiveAt time.Time
 }
 
 // Stats describes the store's contents.

@@ -74,8 +74,8 @@ func (s *Service) VisitorHandler(clientIP func(*http.Request) netip.Addr, lim *r
 			reply(http.StatusNotFound, "Not found", "No stopped request from your address has this reference in the last day.")
 			return
 		}
-		fb, err := s.Report(ctx, st, f, FeedbackRequest{Kind: "false_positive", Ref: ray, Key: "ip:" + ip.String(),
-			Description: "visitor: " + msg})
+		fb, err := s.Report(ctx, st, f, FeedbackRequest{Kind: FalsePositive, Ref: ray, Key: "ip:" + ip.String(),
+			Description: "visitor: " + msg}, OriginVisitor)
 		if err != nil {
 			reply(http.StatusServiceUnavailable, "Not sent", "Reports cannot be taken right now.")
 			return

@@ -110,6 +110,10 @@ type Reputation struct {
 	Source Source
 	Tags   []string
 	Expiry time.Time
+	// Exempt: an operator reported this client as a false positive, so
+	// the analysis's verdicts were set aside and the policy does not
+	// challenge it until Expiry.
+	Exempt bool
 }
 
 // Verdict accumulates the evidence of every engine and then the decision;

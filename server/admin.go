@@ -15,18 +15,24 @@ import (
 	"github.com/botwarden/botwarden/analytics"
 	"github.com/botwarden/botwarden/analytics/dashboard"
 	"github.com/botwarden/botwarden/detect/ratelimit"
+	"github.com/botwarden/botwarden/detect/reputation"
 	"github.com/botwarden/botwarden/extauthz"
 )
 
 // wireAnalytics opens the analytics store and hooks its writer onto the
 // pipeline (decisions) and returns it for the access-log receiver (entries)
 // and the reputation store (verdicts). A store that cannot open is logged,
-// not fatal: Checks do not depend on it.
-func (s *Server) wireAnalytics() (*analytics.Service, error) {
+// not fatal: Checks do not depend on it. Operators' feedback reports
+// write their verdicts to rep, the store the next Check reads.
+func (s *Server) wireAnalytics(rep reputation.Store) (*analytics.Service, error) {
 	svc, err := analytics.Open(s.cfg.Analytics, s.log.With().Str("component", "analytics").Logger(), s.reg)
 	if err != nil {
 		return nil, err
 	}
+	// Rewritten at half the store's longest verdict life (at most every 5
+	// minutes), so a report's verdict outlives max_ttl and a restart.
+	svc.UseReputation(analytics.Reputation{Store: rep, ParseKey: s.cfg.Reputation.Lookup.ParseKey,
+		Refresh: min(5*time.Minute, s.cfg.Reputation.Store.MaxTTL/2)})
 	s.analytics = svc
 	s.pipeline.Finishers = append(s.pipeline.Finishers, svc.In)
 	s.background = append(s.background, svc.Run)

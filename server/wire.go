@@ -98,7 +98,7 @@ func (s *Server) wire() error {
 	authz.Register(s.grpc)
 	s.mux.Handle(cfg.ExtAuthz.HTTP.Prefix+"/", authz.HTTPHandler())
 
-	svc, err := s.wireAnalytics()
+	svc, err := s.wireAnalytics(store)
 	if err != nil {
 		return fmt.Errorf("analytics: %w", err)
 	}

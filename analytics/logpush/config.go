@@ -24,6 +24,10 @@ import (
 // Config is one job (an element of analytics.exports).
 type Config struct {
 	Name string `yaml:"name"`
+	// Dataset is what the job exports: requests (default; one record per
+	// decision) or feedback (every feedback report). The caller names the
+	// datasets and gives Validate and New the dataset's Schema.
+	Dataset string `yaml:"dataset"`
 	// Type is the sink: file ("-" is stdout), http, loki or nats.
 	Type string `yaml:"type"`
 	// Format of the records: ndjson (default) or csv for file and http;
@@ -94,6 +98,8 @@ type Schema struct {
 	Fields      []string
 	TimeField   string
 	SampleField string
+	// Filterable items implement PolicyInput, so a job may have a Filter.
+	Filterable bool
 }
 
 func (s Schema) has(f string) bool { return slices.Contains(s.Fields, f) }
@@ -213,7 +219,9 @@ func (c Config) Validate(s Schema) error {
 	if r := c.SampleRate; !(r > 0 && r <= 1) || math.Abs(1/r-math.Round(1/r)) > 1e-6*(1/r) {
 		add("sample_rate: want 1/N for a whole N (1, 0.5, 0.1, 0.01, ...), got %v", c.SampleRate)
 	}
-	if c.Filter != "" {
+	if c.Filter != "" && !s.Filterable {
+		add("filter: %s items have no policy fields to filter on", s.Kind)
+	} else if c.Filter != "" {
 		if _, err := policy.CompileCondition(c.Filter); err != nil {
 			add("filter: %v", err)
 		}

@@ -143,6 +143,10 @@ func (s *Store) Get(ctx context.Context, keys []string, dst []Verdict) ([]Verdic
 	return dst, err
 }
 
+// HasFeedback implements reputation.FeedbackIndex from the near cache,
+// which holds every verdict any replica wrote (feedback ones included).
+func (s *Store) HasFeedback(clientKey string) bool { return s.near.HasFeedback(clientKey) }
+
 // Verdict is reputation.Verdict (for the Store signature).
 type Verdict = reputation.Verdict
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,9 +18,10 @@ import (
 
 // analyticsCmd queries the admin listener's /api/v1 with the same filter
 // language as the dashboard: `botwarden analytics top --by user_agent
-// --since 1h --score-below 30`.
+// --since 1h --score-below 30`; `report` files a feedback report about
+// what the filter selects, a request or a client key.
 func analyticsCmd(args []string, stdout, stderr io.Writer) error {
-	const sub = "top, events, histogram, verdicts, feedback"
+	const sub = "top, events, histogram, verdicts, feedback, report"
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintf(stderr, "usage: botwarden analytics {%s} [flags]\n", sub)
 		return flag.ErrHelp
@@ -40,6 +42,24 @@ func analyticsCmd(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "rows (default 10 for top, 50 for events)")
 	page := fs.String("page", "", "events: page token printed by the previous page")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
+	var fr struct {
+		Kind        string `json:"kind"`
+		Ref         string `json:"ray_id,omitempty"`
+		Key         string `json:"key,omitempty"`
+		Abuse       string `json:"abuse,omitempty"`
+		Description string `json:"description,omitempty"`
+		TTL         string `json:"ttl,omitempty"`
+		Score       int    `json:"score,omitempty"`
+	}
+	if what == "report" {
+		fs.StringVar(&fr.Kind, "kind", "", "report: false_positive (a human was stopped) or false_negative (a bot got through)")
+		fs.StringVar(&fr.Key, "key", "", "report: the client it is about: ip:ADDR, net:PREFIX, session:ID, ja4:FINGERPRINT (applies an exemption or a verdict)")
+		fs.StringVar(&fr.Ref, "ray-id", "", "report: the request it is about (its client address is the key unless -key is given)")
+		fs.StringVar(&fr.TTL, "ttl", "", "report: how long the exemption or verdict lasts, 1m to 720h (default 24h)")
+		fs.IntVar(&fr.Score, "verdict-score", 0, "report: a false negative's verdict score, 1-29 (default 1)")
+		fs.StringVar(&fr.Abuse, "abuse", "", "report: false negative's kind of abuse (scraping, credential_stuffing, inventory_hoarding, card_testing, spam, ddos, other)")
+		fs.StringVar(&fr.Description, "description", "", "report: what happened")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -75,10 +95,19 @@ func analyticsCmd(args []string, stdout, stderr io.Writer) error {
 		set("page", *page)
 	case "histogram", "verdicts", "feedback":
 		endpoint = what
+	case "report":
+		endpoint = "feedback"
 	default:
 		return fmt.Errorf("unknown subcommand %q (one of %s)", what, sub)
 	}
-	body, err := adminGet(*admin, *token, endpoint, q)
+	var send []byte
+	if what == "report" {
+		if fr.Kind == "" {
+			return errors.New("report: -kind is required (false_positive or false_negative)")
+		}
+		send, _ = json.Marshal(fr)
+	}
+	body, err := adminRequest(*admin, *token, endpoint, q, send)
 	if err != nil {
 		return err
 	}
@@ -96,11 +125,19 @@ func envOr(name, def string) string {
 	return def
 }
 
-func adminGet(base, token, endpoint string, q url.Values) ([]byte, error) {
+// adminRequest GETs endpoint, or POSTs send as JSON when it is not nil.
+func adminRequest(base, token, endpoint string, q url.Values, send []byte) ([]byte, error) {
 	u := strings.TrimSuffix(base, "/") + "/api/v1/" + endpoint + "?" + q.Encode()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
+	method, rd := http.MethodGet, io.Reader(nil)
+	if send != nil {
+		method, rd = http.MethodPost, bytes.NewReader(send)
+	}
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		return nil, fmt.Errorf("-admin: %w", err)
+	}
+	if send != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -115,7 +152,7 @@ func adminGet(base, token, endpoint string, q url.Values) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		var e struct{ Error string }
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			return nil, errors.New(e.Error)
@@ -170,7 +207,7 @@ func printAnswer(w io.Writer, what string, body []byte) error {
 		if a.Next != "" {
 			fmt.Fprintf(tw, "next page: --page %s\n", a.Next)
 		}
-	default: // verdicts, feedback: the JSON is the clearest form
+	default: // verdicts, feedback, report: the JSON is the clearest form
 		_, err := w.Write(body)
 		return err
 	}

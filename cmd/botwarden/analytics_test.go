@@ -46,6 +46,11 @@ func TestAnalyticsCommand(t *testing.T) {
 		{[]string{"analytics", "top", "--by", "colour", "--admin", srv.URL}, []string{"by: unknown attribute"}, 1},
 		{[]string{"analytics", "top", "--since", "forever", "--admin", srv.URL}, []string{"since:"}, 1},
 		{[]string{"analytics", "frobnicate", "--admin", srv.URL}, []string{"unknown subcommand"}, 1},
+		{[]string{"analytics", "report", "--kind", "false_negative", "--abuse", "scraping", "--description", "curl scraper",
+			"--since", "1h", "--filter", "user_agent=curl/8.5.0", "--admin", srv.URL}, []string{`"requests":3`, `"abuse":"scraping"`, `"origin":"operator"`}, 0},
+		{[]string{"analytics", "report", "--admin", srv.URL}, []string{"-kind is required"}, 1},
+		{[]string{"analytics", "report", "--kind", "false_positive", "--ttl", "forever", "--admin", srv.URL}, []string{"ttl:"}, 1},
+		{[]string{"analytics", "feedback", "--admin", srv.URL}, []string{"curl scraper"}, 0},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -120,6 +120,7 @@ func (c *evalCtx) challengeNoJS() ref.Val {
 func (c *evalCtx) repFound() ref.Val  { return types.Bool(c.v.Reputation.Found) }
 func (c *evalCtx) repScore() ref.Val  { return types.Int(c.v.Reputation.Score) }
 func (c *evalCtx) repSource() ref.Val { return str(string(c.v.Reputation.Source)) }
+func (c *evalCtx) repExempt() ref.Val { return types.Bool(c.v.Reputation.Exempt) }
 func (c *evalCtx) repTags() ref.Val {
 	return types.NewStringList(types.DefaultTypeAdapter, c.v.Reputation.Tags)
 }

@@ -34,6 +34,10 @@ const (
 // DefaultRuleID is the rule id of a verdict no rule decided.
 const DefaultRuleID = "default"
 
+// ExemptRuleID is the rule id of a challenge an operator's feedback
+// exemption set aside (reputation.TagExempt): the request was allowed.
+const ExemptRuleID = "feedback_exemption"
+
 // CostLimit bounds the work one rule may do on one request, in CEL cost
 // units (about one per operation, more for string scans). A few thousand
 // covers any sensible rule; an expression that exceeds it at run time (say
@@ -258,6 +262,8 @@ func (c *compiler) rule(rs *ruleSpec, preset string, ids map[string]bool) *rule 
 		bad("id", "must be 1–64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
 	case id == DefaultRuleID:
 		bad("id", "%q is reserved for requests no rule matched", DefaultRuleID)
+	case id == ExemptRuleID:
+		bad("id", "%q is reserved for challenges a feedback exemption set aside", ExemptRuleID)
 	case ids[id]:
 		bad("id", "duplicate rule id")
 	}

@@ -101,6 +101,8 @@ func TestDefaultPolicy(t *testing.T) {
 		{"static resource", "/assets/app.JS?v=3", &detect.Verdict{Score: 1}, nil, want{detect.ActionSkip, detect.ActionAllow, "bot_fight.static_resource", ""}},
 		{"well-known", "/.well-known/security.txt", &detect.Verdict{Score: 1}, nil, want{detect.ActionSkip, detect.ActionAllow, "bot_fight.static_resource", ""}},
 		{"extension in a directory is not static", "/v1.js/users", &detect.Verdict{Score: 1}, nil, want{detect.ActionBlock, detect.ActionBlock, "bot_fight.definitely_automated", ""}},
+		{"exempt: challenge set aside", "/", &detect.Verdict{Score: 12, Reputation: detect.Reputation{Found: true, Exempt: true}}, nil, want{detect.ActionAllow, detect.ActionAllow, ExemptRuleID, ""}},
+		{"exempt: block stays", "/", &detect.Verdict{Score: 1, Reputation: detect.Reputation{Found: true, Exempt: true}}, nil, want{detect.ActionBlock, detect.ActionBlock, "bot_fight.definitely_automated", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,6 +72,7 @@ var schema = map[*types.Type][]field{
 		{"score", types.IntType, (*evalCtx).repScore, "its score"},
 		{"source", types.StringType, (*evalCtx).repSource, "its source, normally behavioral_analysis"},
 		{"tags", stringList, (*evalCtx).repTags, "its tags, e.g. rate-anomaly"},
+		{"exempt", types.BoolType, (*evalCtx).repExempt, "an operator's false-positive report exempts this client (its challenges are skipped)"},
 	},
 	httpType: {
 		{"method", types.StringType, (*evalCtx).method, "request method"},

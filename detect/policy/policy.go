@@ -91,6 +91,7 @@ type installed struct {
 
 type metrics struct {
 	hits, errs, reloads *prometheus.CounterVec
+	exempted            *prometheus.CounterVec
 	limitErrs           prometheus.Counter
 	routeModeErrs       prometheus.Counter
 	rules               prometheus.Gauge
@@ -167,6 +168,10 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	for _, r := range []string{"ok", "unchanged", "error"} {
 		m.reloads.WithLabelValues(r)
 	}
+	m.exempted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "botwarden_policy_exempted_total",
+		Help: "Challenges set aside because an operator's false-positive feedback exempts the client, by the rule that matched.",
+	}, []string{"rule"})
 	m.limitErrs = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "botwarden_policy_ratelimit_errors_total",
 		Help: "Rate-limit checks that failed (limiter error or key expression error); the request was let through.",
@@ -182,7 +187,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []*prometheus.CounterVec{m.hits, m.errs, m.reloads} {
+	for _, c := range []*prometheus.CounterVec{m.hits, m.errs, m.reloads, m.exempted} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("policy metrics: %w", err)
 		}
@@ -256,6 +261,13 @@ func (d *Decider) Decide(ctx context.Context, r *detect.Request, v *detect.Verdi
 	}
 	if !matched {
 		in.defaultHit.Inc()
+	}
+	if v.Reputation.Exempt && (action == detect.ActionManagedChallenge || action == detect.ActionJSChallenge) {
+		// An operator said this client is human (a false-positive
+		// report): its challenges are skipped until the exemption
+		// expires. Blocks stay: they are the operator's own rules.
+		d.m.exempted.WithLabelValues(ruleID).Inc()
+		action, ruleID = detect.ActionAllow, ExemptRuleID
 	}
 
 	mode, badRoute := p.modeFor(r)

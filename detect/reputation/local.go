@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/allegro/bigcache/v3"
@@ -61,6 +63,13 @@ type Local struct {
 	now    func() time.Time
 	puts   prometheus.Counter
 	hits   prometheus.Counter
+
+	// feedback indexes the client keys that have an operator's verdict
+	// under KeyFeedback, with its expiry (see HasFeedback). Operators
+	// file few reports and the engine asks on every Check, so it is a
+	// copy-on-write map, read without a lock; nil when empty.
+	feedback   atomic.Pointer[map[string]time.Time]
+	feedbackMu sync.Mutex
 }
 
 // NewLocal builds the store. Its cleanup goroutine stops when ctx is done or
@@ -155,12 +164,60 @@ func (l *Local) Get(_ context.Context, keys []string, dst []Verdict) ([]Verdict,
 	return dst, nil
 }
 
+// HasFeedback implements FeedbackIndex: whether client key k (ip:…,
+// net:…, session:…, ja4:…) may have an unexpired verdict under
+// KeyFeedback(k). An atomic load when no report is live.
+func (l *Local) HasFeedback(k string) bool {
+	m := l.feedback.Load()
+	if m == nil {
+		return false
+	}
+	e, ok := (*m)[k]
+	return ok && e.After(l.now())
+}
+
+// indexFeedback records (or, with an expiry not after now, forgets) the
+// feedback verdict about client key k, dropping expired entries.
+func (l *Local) indexFeedback(k string, expiry, now time.Time) {
+	l.feedbackMu.Lock()
+	defer l.feedbackMu.Unlock()
+	m := map[string]time.Time{}
+	if old := l.feedback.Load(); old != nil {
+		for key, e := range *old {
+			if e.After(now) {
+				m[key] = e
+			}
+		}
+	}
+	if expiry.After(now) {
+		m[k] = expiry
+	} else {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		l.feedback.Store(nil)
+		return
+	}
+	l.feedback.Store(&m)
+}
+
 // Put implements Store. An already expired verdict deletes the key.
 func (l *Local) Put(_ context.Context, v Verdict) error {
 	if v.Key == "" {
 		return errors.New("reputation: verdict without key")
 	}
 	now := l.now()
+	if client, ok := strings.CutPrefix(v.Key, PrefixFeedback); ok {
+		// Indexed after the write below (a reader that sees the index
+		// finds the verdict), with the expiry the cache will keep.
+		defer func() {
+			exp := v.Expiry
+			if limit := now.Add(l.maxTTL); exp.After(limit) {
+				exp = limit
+			}
+			l.indexFeedback(client, exp, now)
+		}()
+	}
 	if v.Expired(now) {
 		if err := l.cache.Delete(v.Key); err != nil && !errors.Is(err, bigcache.ErrEntryNotFound) {
 			return fmt.Errorf("reputation: delete %q: %w", v.Key, err)

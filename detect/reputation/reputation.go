@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/botwarden/botwarden/detect"
@@ -43,6 +44,7 @@ func (c EngineConfig) Validate() error {
 type Engine struct {
 	cfg   EngineConfig
 	store Store
+	index FeedbackIndex // nil: look up every feedback key
 }
 
 // NewEngine returns the hot-path engine reading store.
@@ -53,7 +55,8 @@ func NewEngine(cfg EngineConfig, store Store) (*Engine, error) {
 	if store == nil {
 		return nil, fmt.Errorf("reputation: nil store")
 	}
-	return &Engine{cfg: cfg, store: store}, nil
+	index, _ := store.(FeedbackIndex)
+	return &Engine{cfg: cfg, store: store, index: index}, nil
 }
 
 // Name implements detect.Engine.
@@ -63,6 +66,13 @@ func (e *Engine) Name() string { return "reputation" }
 // score; the most specific key on ties, since keys are tried session first),
 // merges the tags of every verdict found, and lowers the score when a
 // verdict says likely automated (<30). Tag-only verdicts (≥30) only tag.
+//
+// Each client key is looked up twice, as the analysis wrote it and under
+// KeyFeedback, in one Get. An operator's exemption (a false positive)
+// found under any of the request's keys sets Reputation.Exempt and sets
+// aside every verdict of the analysis: only the operator's own verdicts
+// count then, and the policy lets an exempt request through its
+// challenges.
 func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verdict) error {
 	keys, n := e.keys(r, v.Session)
 	if n == 0 {
@@ -77,6 +87,10 @@ func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verd
 	}
 	if len(found) == 0 {
 		return nil
+	}
+	exempt := slices.ContainsFunc(found, Verdict.IsExemption)
+	if exempt {
+		found = slices.DeleteFunc(found, func(f Verdict) bool { return !strings.HasPrefix(f.Key, PrefixFeedback) })
 	}
 	best := found[0]
 	for _, f := range found[1:] {
@@ -96,7 +110,7 @@ func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verd
 	if src == "" {
 		src = detect.SourceReputation
 	}
-	v.Reputation = detect.Reputation{Found: true, Key: best.Key, Score: best.Score, Source: src, Tags: tags, Expiry: best.Expiry}
+	v.Reputation = detect.Reputation{Found: true, Key: best.Key, Score: best.Score, Source: src, Tags: tags, Expiry: best.Expiry, Exempt: exempt}
 	if best.Score >= detect.ScoreAutomated && best.Score < detect.ScoreLikelyHuman {
 		v.Lower(best.Score, src)
 	}
@@ -109,13 +123,15 @@ func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verd
 var verdictBufs = sync.Pool{New: func() any { b := make([]Verdict, 0, 4); return &b }}
 
 // keys builds the lookup keys of r and its session (nil when none) into
-// one string (a single allocation) and slices it: session, IP, network, JA4.
-func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([4]string, int) {
+// one string (a single allocation) and slices it: session, IP, network,
+// JA4, then KeyFeedback of those the index says have one (of all of them
+// without an index).
+func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([2 * kinds]string, int) {
 	var buf [256]byte
-	var ends [4]int
+	var ends [kinds]int
 	b, n := buf[:0], 0
 	mark := func() { ends[n] = len(b); n++ }
-	if sess != nil && sess.ID != "" && len(sess.ID) <= 128 {
+	if sess != nil && sess.ID != "" && len(sess.ID) <= maxSessionKey {
 		b = append(append(b, PrefixSession...), sess.ID...)
 		mark()
 	}
@@ -127,16 +143,27 @@ func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([4]string, int) 
 			mark()
 		}
 	}
-	if fp := r.JA4(); e.cfg.JA4 && fp != "" && len(fp) <= 64 {
+	if fp := r.JA4(); e.cfg.JA4 && fp != "" && len(fp) <= maxJA4Key {
 		b = append(append(b, PrefixJA4...), fp...)
 		mark()
 	}
-	var keys [4]string
+	var keys [2 * kinds]string
 	all := string(b)
 	start := 0
 	for i := range n {
 		keys[i] = all[start:ends[i]]
 		start = ends[i]
 	}
-	return keys, n
+	total := n
+	for i := range n {
+		if e.index == nil || e.index.HasFeedback(keys[i]) {
+			keys[total] = PrefixFeedback + keys[i]
+			total++
+		}
+	}
+	return keys, total
 }
+
+// kinds is the number of client keys a request has at most: session, IP,
+// network, JA4.
+const kinds = 4

@@ -2,8 +2,10 @@ package reputation
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +153,7 @@ func TestEngine(t *testing.T) {
 		wantSrc   detect.Source
 		wantKey   string
 		wantTags  []string
+		exempt    bool
 	}{
 		{name: "nothing stored", req: detect.Request{ClientIP: ip}, start: 80, wantScore: 80, wantSrc: detect.SourceML},
 		{name: "ip verdict lowers", stored: []Verdict{{Key: KeyIP(ip), Score: 9, Source: detect.SourceBehavioral, Tags: []string{"crawl"}}},
@@ -172,47 +175,160 @@ func TestEngine(t *testing.T) {
 		{name: "heuristic 1 stays", stored: []Verdict{{Key: KeyIP(ip), Score: 9}},
 			req: detect.Request{ClientIP: ip}, start: 1, wantScore: 1, wantSrc: detect.SourceHeuristics, wantKey: "ip:198.51.100.7"},
 		{name: "no keys at all", req: detect.Request{}, start: 80, wantScore: 80, wantSrc: detect.SourceML},
+		{name: "exemption sets the analysis aside",
+			stored: []Verdict{{Key: KeyIP(ip), Score: 3, Source: detect.SourceBehavioral, Tags: []string{"crawl"}},
+				{Key: KeyFeedback("net:198.51.100.0/24"), Score: 99, Source: detect.SourceReputation, Tags: []string{TagExempt}}},
+			req: detect.Request{ClientIP: ip}, start: 80, wantScore: 80, wantSrc: detect.SourceML,
+			wantKey: "feedback:net:198.51.100.0/24", wantTags: []string{TagExempt}, exempt: true},
+		{name: "exemption keeps the operator's own verdict",
+			stored: []Verdict{{Key: KeyFeedback("session:s"), Score: 99, Source: detect.SourceReputation, Tags: []string{TagExempt}},
+				{Key: KeyFeedback("ja4:t13d"), Score: 4, Source: detect.SourceReputation, Tags: []string{TagFalseNegative}}},
+			req: detect.Request{ClientIP: ip, Headers: detect.Headers{detect.HeaderJA4: "t13d"}}, session: "s", start: 80,
+			wantScore: 4, wantSrc: detect.SourceReputation, wantKey: "feedback:ja4:t13d", wantTags: []string{TagFalseNegative, TagExempt}, exempt: true},
+		{name: "false negative beside a tag-only analysis verdict",
+			stored: []Verdict{{Key: KeyIP(ip), Score: 60, Source: detect.SourceBehavioral, Tags: []string{"ua-rotation"}},
+				{Key: KeyFeedback(KeyIP(ip)), Score: 1, Source: detect.SourceReputation, Tags: []string{TagFalseNegative, "scraping"}}},
+			req: detect.Request{ClientIP: ip}, start: 80, wantScore: 1, wantSrc: detect.SourceReputation,
+			wantKey: "feedback:ip:198.51.100.7", wantTags: []string{TagFalseNegative, "scraping", "ua-rotation"}},
+		{name: "a feedback key is not an exemption without its tag",
+			stored: []Verdict{{Key: KeyIP(ip), Score: 3, Source: detect.SourceBehavioral}, {Key: KeyFeedback(KeyIP(ip)), Score: 99}},
+			req:    detect.Request{ClientIP: ip}, start: 80, wantScore: 3, wantSrc: detect.SourceBehavioral, wantKey: "ip:198.51.100.7"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l := newLocal(t, func() time.Time { return now })
-			for _, v := range tt.stored {
-				if v.Expiry.IsZero() {
-					v.Expiry = now.Add(time.Minute)
+		for _, indexed := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/indexed=%v", tt.name, indexed), func(t *testing.T) {
+				l := newLocal(t, func() time.Time { return now })
+				for _, v := range tt.stored {
+					if v.Expiry.IsZero() {
+						v.Expiry = now.Add(time.Minute)
+					}
+					if err := l.Put(context.Background(), v); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if err := l.Put(context.Background(), v); err != nil {
+				var st Store = l
+				if !indexed {
+					st = plainStore{l} // a store without FeedbackIndex
+				}
+				e, err := NewEngine(DefaultEngineConfig(), st)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			e, err := NewEngine(DefaultEngineConfig(), l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := &detect.Verdict{}
-			if tt.session != "" {
-				v.Session = &detect.Session{ID: tt.session}
-			}
-			if tt.start == 1 {
-				v.Automated(detect.SourceHeuristics, 0)
-			} else {
-				v.Propose(tt.start, detect.SourceML)
-			}
-			if err := e.Evaluate(context.Background(), &tt.req, v); err != nil {
-				t.Fatal(err)
-			}
-			if v.Score != tt.wantScore || v.Source != tt.wantSrc {
-				t.Errorf("score %d/%s, want %d/%s", v.Score, v.Source, tt.wantScore, tt.wantSrc)
-			}
-			if v.Reputation.Key != tt.wantKey || v.Reputation.Found != (tt.wantKey != "") {
-				t.Errorf("reputation %+v, want key %q", v.Reputation, tt.wantKey)
-			}
-			if !slices.Equal(v.Reputation.Tags, tt.wantTags) {
-				t.Errorf("reputation tags %v, want %v", v.Reputation.Tags, tt.wantTags)
-			}
-			for _, tag := range tt.wantTags {
-				if !v.HasTag(tag) {
-					t.Errorf("verdict lacks tag %q: %v", tag, v.Tags)
+				v := &detect.Verdict{}
+				if tt.session != "" {
+					v.Session = &detect.Session{ID: tt.session}
 				}
+				if tt.start == 1 {
+					v.Automated(detect.SourceHeuristics, 0)
+				} else {
+					v.Propose(tt.start, detect.SourceML)
+				}
+				if err := e.Evaluate(context.Background(), &tt.req, v); err != nil {
+					t.Fatal(err)
+				}
+				if v.Score != tt.wantScore || v.Source != tt.wantSrc {
+					t.Errorf("score %d/%s, want %d/%s", v.Score, v.Source, tt.wantScore, tt.wantSrc)
+				}
+				if v.Reputation.Key != tt.wantKey || v.Reputation.Found != (tt.wantKey != "") {
+					t.Errorf("reputation %+v, want key %q", v.Reputation, tt.wantKey)
+				}
+				if v.Reputation.Exempt != tt.exempt {
+					t.Errorf("exempt %v, want %v", v.Reputation.Exempt, tt.exempt)
+				}
+				if !slices.Equal(v.Reputation.Tags, tt.wantTags) {
+					t.Errorf("reputation tags %v, want %v", v.Reputation.Tags, tt.wantTags)
+				}
+				for _, tag := range tt.wantTags {
+					if !v.HasTag(tag) {
+						t.Errorf("verdict lacks tag %q: %v", tag, v.Tags)
+					}
+				}
+			})
+		}
+	}
+}
+
+// plainStore hides Local's FeedbackIndex.
+type plainStore struct{ Store }
+
+func TestFeedbackIndex(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := newLocal(t, func() time.Time { return now })
+	ctx := context.Background()
+	if l.HasFeedback("ip:192.0.2.1") {
+		t.Fatal("empty store indexes a key")
+	}
+	put := func(key string, expiry time.Time) {
+		t.Helper()
+		if err := l.Put(ctx, Verdict{Key: key, Score: 99, Tags: []string{TagExempt}, Expiry: expiry}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(KeyFeedback("ip:192.0.2.1"), now.Add(time.Minute))
+	put(KeyFeedback("ja4:t13d"), now.Add(3*time.Hour)) // beyond max_ttl: indexed as long as the cache keeps it
+	put("ip:192.0.2.2", now.Add(time.Minute))          // the analysis's verdicts are not indexed
+	for key, want := range map[string]bool{"ip:192.0.2.1": true, "ja4:t13d": true, "ip:192.0.2.2": false} {
+		if got := l.HasFeedback(key); got != want {
+			t.Errorf("HasFeedback(%q) = %v, want %v", key, got, want)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	if l.HasFeedback("ip:192.0.2.1") || !l.HasFeedback("ja4:t13d") {
+		t.Error("expiry not honoured")
+	}
+	now = now.Add(time.Hour)
+	if l.HasFeedback("ja4:t13d") {
+		t.Error("indexed past the cache's life window")
+	}
+	put(KeyFeedback("session:s"), now.Add(time.Minute))
+	put(KeyFeedback("session:s"), now.Add(-time.Second)) // revoked
+	if l.HasFeedback("session:s") || l.feedback.Load() != nil {
+		t.Error("a revoked key stays indexed")
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	off := DefaultEngineConfig()
+	off.Prefix, off.JA4 = false, false
+	tests := []struct {
+		cfg     EngineConfig
+		in      string
+		want    string
+		wantErr string
+	}{
+		{DefaultEngineConfig(), "203.0.113.7", "ip:203.0.113.7", ""},
+		{DefaultEngineConfig(), "2001:db8::1", "ip:2001:db8::1", ""},
+		{DefaultEngineConfig(), "ip:::ffff:203.0.113.7", "ip:203.0.113.7", ""},
+		{DefaultEngineConfig(), "ip:2001:db8::1", "ip:2001:db8::1", ""},
+		{DefaultEngineConfig(), "net:203.0.113.0/24", "net:203.0.113.0/24", ""},
+		{DefaultEngineConfig(), "net:203.0.113.77/24", "net:203.0.113.0/24", ""},
+		{DefaultEngineConfig(), "net:203.0.113.77", "net:203.0.113.0/24", ""},
+		{DefaultEngineConfig(), "net:2001:db8:1:2::/64", "net:2001:db8:1:2::/64", ""},
+		{DefaultEngineConfig(), "net:203.0.0.0/16", "", "looked up as /24"},
+		{DefaultEngineConfig(), "net:nonsense", "", "not a network"},
+		{DefaultEngineConfig(), "session:0123abcd", "session:0123abcd", ""},
+		{DefaultEngineConfig(), "session:", "", "session id"},
+		{DefaultEngineConfig(), "session:a b", "", "printable"},
+		{DefaultEngineConfig(), "session:" + strings.Repeat("x", 129), "", "session id"},
+		{DefaultEngineConfig(), "ja4:t13d1516h2_8daaf6152771_b186095e22b6", "ja4:t13d1516h2_8daaf6152771_b186095e22b6", ""},
+		{DefaultEngineConfig(), "ja4:" + strings.Repeat("x", 65), "", "JA4"},
+		{off, "ja4:t13d", "", "lookup.ja4 is off"},
+		{off, "net:203.0.113.0/24", "", "lookup.prefix is off"},
+		{DefaultEngineConfig(), "ip:999.1.1.1", "", "not an IP"},
+		{DefaultEngineConfig(), "user_agent:curl", "", "want ip:, net:"},
+		{DefaultEngineConfig(), "", "", "want ip:, net:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := tt.cfg.ParseKey(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseKey(%q) = %q, %v; want error with %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseKey(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 			}
 		})
 	}

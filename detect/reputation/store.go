@@ -12,3 +12,13 @@ type Store interface {
 	// Put stores v under v.Key until v.Expiry, replacing what was there.
 	Put(ctx context.Context, v Verdict) error
 }
+
+// FeedbackIndex is implemented by stores that can tell cheaply which client
+// keys have an operator's verdict under KeyFeedback: the engine then looks
+// up the feedback key of those only, and a Check with no report about its
+// client costs no more lookups than before feedback existed. Local
+// implements it (and cluster/redisrep through its near cache); with a
+// store that does not, every client key is looked up twice.
+type FeedbackIndex interface {
+	HasFeedback(clientKey string) bool
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,7 +37,27 @@ const (
 	PrefixIP      = "ip:"
 	PrefixNet     = "net:"
 	PrefixJA4     = "ja4:"
+	// PrefixFeedback marks a verdict an operator's feedback report put
+	// (see KeyFeedback): it lives beside the analysis's verdict for the
+	// same client, so neither replaces the other.
+	PrefixFeedback = "feedback:"
 )
+
+// Feedback verdicts: an exemption (a false positive) is a tag-only
+// verdict with TagExempt; a false negative is a scored verdict with
+// TagFalseNegative.
+const (
+	TagExempt        = "feedback_exempt"
+	TagFalseNegative = "feedback_false_negative"
+)
+
+// KeyFeedback names the operator's verdict about client key k.
+func KeyFeedback(k string) string { return PrefixFeedback + k }
+
+// IsExemption reports whether v is an operator's false-positive exemption.
+func (v Verdict) IsExemption() bool {
+	return strings.HasPrefix(v.Key, PrefixFeedback) && slices.Contains(v.Tags, TagExempt)
+}
 
 // KeySession names a session id (from the session cookie).
 func KeySession(id string) string { return PrefixSession + id }

@@ -293,4 +293,27 @@ func TestDashboardInChromium(t *testing.T) {
 	open("/verdicts?since=1h")
 	noScriptRan("verdicts")
 	shot("verdicts")
+
+	// The visitor's report applied nothing; the operator exempts the
+	// visitor from its row, and the exemption is live.
+	if err := chromedp.Do(ctx, chromedp.Click(`#feedback button`),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#feedback .note").textContent.includes("exempt until")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		note, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#feedback .note")?.textContent`))
+		t.Fatalf("exempt from the visitor's report: %v (note %q)", err, note)
+	}
+	var live struct {
+		Feedback []struct {
+			Origin  string
+			Key     string
+			Applied *struct{ Key string }
+		} `json:"feedback"`
+	}
+	if resp, err := http.Get(admin + "/api/v1/feedback?live=true"); err == nil {
+		json.NewDecoder(resp.Body).Decode(&live)
+		resp.Body.Close()
+	}
+	if len(live.Feedback) != 1 || live.Feedback[0].Origin != "operator" || live.Feedback[0].Applied == nil ||
+		live.Feedback[0].Applied.Key != "feedback:"+live.Feedback[0].Key {
+		t.Fatalf("live feedback after the exemption: %+v", live.Feedback)
+	}
 }

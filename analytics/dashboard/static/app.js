@@ -315,7 +315,7 @@ async function explorer(main) {
         FIELDS.map((f) => el("td", {}, f === "EdgeStartTimestamp" ? when(r[f]) : fieldText(f, r[f]))));
       const detail = el("tr", { className: "detail", hidden: true }, el("td", { colspan: FIELDS.length },
         el("table", {}, Object.entries(r).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fieldText(k, v))))),
-        reportForm(withTerm("ray_id", r.RayID), "This request")));
+        reportForm(withTerm("ray_id", r.RayID), "This request", r.ClientIP ? "ip:" + r.ClientIP : "")));
       return [row, detail];
     }));
   main.append(card("Requests, newest first", search, table,
@@ -324,21 +324,44 @@ async function explorer(main) {
     card("Report this view", reportForm(p, "Everything this filter selects")));
 }
 
-function reportForm(p, what) {
+function reportForm(p, what, key) {
   const out = el("span", { className: "note" });
   return el("form", { className: "report", onsubmit: async (ev) => {
     ev.preventDefault();
     const f = ev.target.elements;
     try {
-      const body = { kind: f.kind.value, abuse: f.kind.value === "false_negative" ? f.abuse.value : "", description: f.description.value };
+      const fn = f.kind.value === "false_negative";
+      const body = { kind: f.kind.value, abuse: fn ? f.abuse.value : "", description: f.description.value,
+        key: f.key.value.trim(), ttl: f.ttl.value.trim() };
       const q = new URLSearchParams(p);
       const r = await api("feedback", q, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      out.textContent = `Reported (${r.id}): ${num(r.requests)} requests, expression ${r.expression}`;
+      out.textContent = `Reported (${r.id}): ${num(r.requests)} requests` + (r.expression ? `, expression ${r.expression}` : "") +
+        (r.applied ? `; ${fn ? "verdict" : "exemption"} on ${r.key} until ${when(r.applied.expiry)}` : "; nothing applied (no client key)");
     } catch (e) { out.textContent = e.message; }
   } }, what + ": ",
     el("select", { name: "kind" }, el("option", { value: "false_positive", text: "false positive (a human was stopped)" }), el("option", { value: "false_negative", text: "false negative (a bot got through)" })),
     el("select", { name: "abuse" }, ["scraping", "credential_stuffing", "inventory_hoarding", "card_testing", "spam", "other"].map((a) => el("option", { value: a, text: a }))),
+    el("input", { name: "key", size: 22, value: key || "", placeholder: "client key: ip:… net:… session:… ja4:…", title: "a false positive exempts this client from verdicts and challenges; a false negative publishes a verdict on it" }),
+    el("input", { name: "ttl", size: 5, placeholder: "24h", title: "how long the exemption or verdict lasts (1m to 720h)" }),
     el("input", { name: "description", size: 30, placeholder: "what happened" }), el("button", { type: "submit" }, "Report"), out);
+}
+
+// exemptButton turns a visitor's "I am human" report into an operator's
+// false positive about the same client (visitor reports apply nothing).
+function exemptButton(x) {
+  const out = el("span", { className: "note" });
+  return el("span", {}, el("button", { type: "button", onclick: async () => {
+    try {
+      const r = await api("feedback", new URLSearchParams(), { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ kind: "false_positive", ray_id: x.ray_id || "", key: x.key || "", description: "exempted from visitor report " + x.id }) });
+      out.textContent = r.applied ? ` exempt until ${when(r.applied.expiry)}` : " nothing applied";
+    } catch (e) { out.textContent = " " + e.message; }
+  } }, "Exempt 24h"), out);
+}
+
+function applied(x) {
+  if (!x.applied) return x.origin === "visitor" ? exemptButton(x) : "";
+  return `${x.applied.key} (${x.applied.tags.join(", ")}) until ${when(x.applied.expiry)}`;
 }
 
 function keyFilter(key) {
@@ -355,9 +378,11 @@ async function verdicts(main) {
     v.verdicts.map((x) => el("tr", {}, el("td", {}, when(x.time)), el("td", {}, x.key), el("td", {}, String(x.score)), el("td", {}, x.source),
       el("td", {}, (x.tags || []).join(", ")), el("td", {}, when(x.expiry)), el("td", {}, link("/explorer", keyFilter(x.key), "requests")))))),
     card("Feedback", el("table", { className: "events", id: "feedback" },
-      el("tr", {}, ["When", "Kind", "Abuse", "Requests", "Expression", "Description"].map((h) => el("th", {}, h))),
-      fb.feedback.map((x) => el("tr", {}, el("td", {}, when(x.time)), el("td", {}, x.kind), el("td", {}, x.abuse || ""), el("td", {}, num(x.requests)),
-        el("td", {}, el("code", {}, x.expression || "")), el("td", {}, x.description))))));
+      el("tr", {}, ["When", "From", "Kind", "Abuse", "Requests", "By score", "Top IPs", "Expression", "Description", "Applied"].map((h) => el("th", {}, h))),
+      fb.feedback.map((x) => el("tr", {}, el("td", {}, when(x.time)), el("td", {}, x.origin || ""), el("td", {}, x.kind), el("td", {}, x.abuse || ""), el("td", {}, num(x.requests)),
+        el("td", {}, (x.by_score || []).map((c) => `${c.value}: ${num(c.count)}`).join(", ")),
+        el("td", {}, (x.top_ips || []).map((c) => `${c.value} (${num(c.count)})`).join(", ")),
+        el("td", {}, el("code", {}, x.expression || "")), el("td", {}, x.description), el("td", {}, applied(x)))))));
 }
 
 async function rule(main) {
