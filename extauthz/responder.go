@@ -18,12 +18,14 @@ import (
 type BlockResponder struct{}
 
 // Respond implements detect.Responder.
+//
+// The header values of a reply share their backing arrays with every other
+// reply (the fixed ones are built once): append to them or replace them,
+// never write into them.
 func (BlockResponder) Respond(r *detect.Request, v *detect.Verdict) detect.Response {
-	h := http.Header{}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h := make(http.Header, 5)
+	h["Content-Type"], h["Cache-Control"] = blockContentType, blockCacheControl
+	h["Content-Security-Policy"], h["X-Content-Type-Options"] = blockCSP, blockNoSniff
 	status, title, text := http.StatusForbidden, "Access denied",
 		"This request was blocked by the site's bot protection."
 	if v != nil && v.EnforcedAction == detect.ActionRateLimit {
@@ -37,6 +39,17 @@ func (BlockResponder) Respond(r *detect.Request, v *detect.Verdict) detect.Respo
 	}
 	return detect.Response{Status: status, Headers: h, Body: blockPage(title, text, ray, id)}
 }
+
+// The fixed headers of every block page, canonical names as http.Header.Set
+// would store them; each slice is full (len == cap), so an append copies.
+var (
+	blockContentType  = fixedValue("text/html; charset=utf-8")
+	blockCacheControl = fixedValue("no-store")
+	blockCSP          = fixedValue("default-src 'none'; style-src 'unsafe-inline'")
+	blockNoSniff      = fixedValue("nosniff")
+)
+
+func fixedValue(v string) []string { return []string{v}[:1:1] }
 
 // RetryAfterSeconds rounds d up to whole seconds, at least 1: a client told
 // "0" would retry at once, and a fraction would be rounded down by many.
@@ -52,44 +65,73 @@ const maxRefLen = 128
 // botwarden's HTTP port.
 const FeedbackPath = "/.well-known/botwarden/feedback"
 
+// The block page's fixed parts, in order; blockPage fills in the title
+// (twice), the text, the reference and the request id between them.
+const (
+	pageHead = `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+		`<meta name="viewport" content="width=device-width,initial-scale=1"><title>`
+	pageStyle = `</title><style>body{font:16px/1.5 system-ui,sans-serif;color:#222;` +
+		`max-width:34em;margin:12vh auto;padding:0 1em}h1{font-size:1.6em}` +
+		`code{background:#eee;padding:.1em .3em;word-break:break-all}</style></head><body><h1>`
+	pageText    = "</h1><p>"
+	pageTextEnd = "</p>"
+	pageRef     = "<p>If you think this is a mistake, contact the site owner and quote reference <code>"
+	pageID      = "</code> (request <code>"
+	pageIDEnd   = "</code>)"
+	pageRefEnd  = "</code>"
+	pageRefDot  = ".</p>"
+	pageForm    = `<form method="post" action="` + FeedbackPath + `"><input type="hidden" name="ray" value="`
+	pageFormEnd = `"><p><label>I am human: <input name="message" maxlength="1000" placeholder="what were you doing?"></label> ` +
+		`<button type="submit">Tell the site</button></p></form>`
+	pageEnd = "</body></html>\n"
+)
+
 // blockPage renders the page; ray is the request's reference (RayID, the
-// key the store uses), ref its request id ("" when it had none).
+// key the store uses), ref its request id ("" when it had none). The
+// buffer is sized for the whole page up front: one allocation per denial.
 func blockPage(title, text, ray, ref string) []byte {
 	if len(ref) > maxRefLen {
 		ref = ref[:maxRefLen]
 	}
-	b := make([]byte, 0, 768)
-	b = append(b, `<!doctype html><html lang="en"><head><meta charset="utf-8">`+
-		`<meta name="viewport" content="width=device-width,initial-scale=1"><title>`...)
+	n := len(pageHead) + 2*len(title) + len(pageStyle) + len(pageText) + len(text) + len(pageTextEnd) + len(pageEnd)
+	if ray != "" {
+		ray = html.EscapeString(ray)
+		n += len(pageRef) + 2*len(ray) + len(pageRefDot) + len(pageForm) + len(pageFormEnd)
+		if ref != "" {
+			ref = html.EscapeString(ref)
+			n += len(pageID) + len(ref) + len(pageIDEnd)
+		} else {
+			n += len(pageRefEnd)
+		}
+	}
+	b := make([]byte, 0, n)
+	b = append(b, pageHead...)
 	b = append(b, title...)
-	b = append(b, `</title><style>body{font:16px/1.5 system-ui,sans-serif;color:#222;`+
-		`max-width:34em;margin:12vh auto;padding:0 1em}h1{font-size:1.6em}`+
-		`code{background:#eee;padding:.1em .3em;word-break:break-all}</style></head><body><h1>`...)
+	b = append(b, pageStyle...)
 	b = append(b, title...)
-	b = append(b, "</h1><p>"...)
+	b = append(b, pageText...)
 	b = append(b, text...)
-	b = append(b, "</p>"...)
+	b = append(b, pageTextEnd...)
 	if ray != "" {
 		// The short reference is what the site's log explorer finds the
 		// request by; the request id stays for logs that only know it.
-		b = append(b, "<p>If you think this is a mistake, contact the site owner and quote reference <code>"...)
-		b = append(b, html.EscapeString(ray)...)
+		b = append(b, pageRef...)
+		b = append(b, ray...)
 		if ref != "" {
-			b = append(b, "</code> (request <code>"...)
-			b = append(b, html.EscapeString(ref)...)
-			b = append(b, "</code>)"...)
+			b = append(b, pageID...)
+			b = append(b, ref...)
+			b = append(b, pageIDEnd...)
 		} else {
-			b = append(b, "</code>"...)
+			b = append(b, pageRefEnd...)
 		}
-		b = append(b, ".</p>"...)
+		b = append(b, pageRefDot...)
 		// The "I am human" form goes to botwarden's visitor feedback
 		// endpoint under the challenge prefix Envoy routes to it; it is
 		// bound to the reference and rate limited there.
-		b = append(b, `<form method="post" action="`+FeedbackPath+`"><input type="hidden" name="ray" value="`...)
-		b = append(b, html.EscapeString(ray)...)
-		b = append(b, `"><p><label>I am human: <input name="message" maxlength="1000" placeholder="what were you doing?"></label> `+
-			`<button type="submit">Tell the site</button></p></form>`...)
+		b = append(b, pageForm...)
+		b = append(b, ray...)
+		b = append(b, pageFormEnd...)
 	}
-	b = append(b, "</body></html>\n"...)
+	b = append(b, pageEnd...)
 	return b
 }

@@ -40,7 +40,7 @@ func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.Che
 			code = codes.ResourceExhausted
 		}
 		return &authv3.CheckResponse{
-			Status: &rpcstatus.Status{Code: int32(code), Message: utf8Safe("botwarden: " + string(v.EnforcedAction))},
+			Status: &rpcstatus.Status{Code: int32(code), Message: denyMessage(v.EnforcedAction)},
 			HttpResponse: &authv3.CheckResponse_DeniedResponse{
 				DeniedResponse: deniedResponse(s.respond(r, v), v.SetCookies),
 			},
@@ -50,6 +50,23 @@ func (s *Server) checkResponse(r *detect.Request, v *detect.Verdict) *authv3.Che
 		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: okResponse(r, v, s.cfg.RayIDHeader)},
 	}
+}
+
+// denyMessage is the gRPC status message of a denial, "botwarden: " and
+// the enforced action; the actions that deny are spelled out so that a
+// denial does not build the same string every time.
+func denyMessage(a detect.Action) string {
+	switch a {
+	case detect.ActionBlock:
+		return "botwarden: " + string(detect.ActionBlock)
+	case detect.ActionManagedChallenge:
+		return "botwarden: " + string(detect.ActionManagedChallenge)
+	case detect.ActionJSChallenge:
+		return "botwarden: " + string(detect.ActionJSChallenge)
+	case detect.ActionRateLimit:
+		return "botwarden: " + string(detect.ActionRateLimit)
+	}
+	return utf8Safe("botwarden: " + string(a))
 }
 
 // okResponse: the verdict headers and the RayID (header ray) upstream (not

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/wasmfilter"
 	"github.com/botwarden/botwarden/wasmfilter/emulator"
 	"github.com/botwarden/botwarden/wasmfilter/internal/cookietest"
 )
@@ -67,6 +68,9 @@ func BenchmarkModule(b *testing.B) {
 	}
 }
 
+// maxEntries is the most entries a js_detection list may have.
+const maxEntries = 256
+
 // cpuTime is the user+system CPU time the process has used so far.
 func cpuTime(tb testing.TB) time.Duration {
 	var ru syscall.Rusage
@@ -77,30 +81,53 @@ func cpuTime(tb testing.TB) time.Duration {
 }
 
 // BenchmarkInjection is the cost of the invisible JS detection per HTML
-// response: the same page view (request headers, response headers, a
-// 20 KiB page in two chunks) through the compiled filter without and with
-// js_detection, in the same run; bytes-added/op is what the page grows by.
+// response: the same page view (request headers with accept-encoding,
+// response headers, a 20 KiB page in two chunks) through the compiled
+// filter without and with js_detection, in the same run. With it the
+// filter also removes accept-encoding and sets the js-expected marker;
+// "+lists" adds 256-entry host and path lists matched at their last
+// entry (the most the configuration allows). bytes-added/op is what the
+// page grows by.
 //
 //	go test -run '^$' -bench Injection -benchmem -count 6 ./wasmfilter/
 func BenchmarkInjection(b *testing.B) {
 	f := newFixture(b)
 	body := []byte("<!doctype html><html><head><title>p</title></head><body>" + strings.Repeat("<p>product text</p>", 1070) + "</body></html>")
 	resp := [][2]string{{":status", "200"}, {"content-type", "text/html"}, {"content-length", strconv.Itoa(len(body))}}
+	req := headers("", [2]string{"accept-encoding", "gzip, deflate, br, zstd"})
+	var hosts, paths []string
+	for i := range maxEntries - 1 {
+		hosts = append(hosts, "*.site"+strconv.Itoa(i)+".example")
+		paths = append(paths, "/section"+strconv.Itoa(i)+"/")
+	}
+	hosts, paths = append(hosts, "shop.example"), append(paths, "/cart")
 	for _, c := range []struct {
 		name string
-		jsd  bool
-	}{{"filter/html", false}, {"filter/html+jsd", true}} {
+		jsd  map[string]any
+	}{
+		{"filter/html", map[string]any{"enabled": false}},
+		{"filter/html+jsd", map[string]any{"enabled": true}},
+		{"filter/html+jsd+lists", map[string]any{"enabled": true, "hosts": hosts, "paths": paths}},
+	} {
 		b.Run(c.name, func(b *testing.B) {
-			h, err := filterVM(b).Start(f.config(b, map[string]any{"js_detection": map[string]any{"enabled": c.jsd}}))
+			h, err := filterVM(b).Start(f.config(b, map[string]any{"js_detection": c.jsd}))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer h.Close()
+			res, r, err := h.Exchange(req, client, resp, body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, marked := res.Header(wasmfilter.HeaderJSExpected)
+			if injected := len(r.Body) > len(body); injected != c.jsd["enabled"] || marked != injected {
+				b.Fatalf("injected %v, marked %v", injected, marked)
+			}
 			b.ReportAllocs()
 			var added int
 			cpu0 := cpuTime(b)
 			for b.Loop() {
-				_, r, err := h.Exchange(headers(""), client, resp, body[:len(body)/2], body[len(body)/2:])
+				_, r, err := h.Exchange(req, client, resp, body[:len(body)/2], body[len(body)/2:])
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package wasmfilter_test
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -152,4 +153,41 @@ func replace(hs [][2]string, name, v string) [][2]string {
 		}
 	}
 	return hs
+}
+
+// TestModuleMemoryStaysBounded: thousands of injected pages do not grow
+// the VM's memory without bound. Go's collector seldom finishes a cycle on
+// its own in a reactor module, so before the filter collected explicitly
+// (collectEvery) its linear memory, which never shrinks, grew from about
+// the 8000th 20 KiB page on: 1 GiB by 12000 pages, 2.5 GiB by 20000 (and
+// 4 GiB is a wasm32 VM's end). wazero keeps that memory in this process's
+// heap, which is what is measured; with the collection it grew by about
+// 20 MiB over 20000 pages.
+func TestModuleMemoryStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("12000 page views")
+	}
+	f := newFixture(t)
+	h := start(t, f.config(t, map[string]any{"js_detection": map[string]any{"enabled": true}}))
+	body := []byte("<!doctype html><html><body>" + strings.Repeat("<p>product text</p>", 1070) + "</body></html>")
+	resp := [][2]string{{":status", "200"}, {"content-type", "text/html"}}
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	run := func(n int) {
+		for range n {
+			if _, _, err := h.Exchange(headers(""), client, resp, body[:len(body)/2], body[len(body)/2:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run(500) // the VM's working size
+	before := heap()
+	run(12000) // about 480 MiB of pages read and rewritten
+	if grown := int64(heap()) - int64(before); grown > 128<<20 {
+		t.Errorf("heap grew by %d MiB over 12000 injected pages", grown>>20)
+	}
 }

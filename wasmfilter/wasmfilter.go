@@ -82,6 +82,9 @@ type Plugin struct {
 	// inject holds the streams whose HTML response gets the detection
 	// script (decided on the request, confirmed on the response headers).
 	inject map[uint32]*injection
+	// buffered counts the page bytes read and rewritten since the last
+	// explicit garbage collection (see collectEvery).
+	buffered int
 }
 
 // NewPlugin returns an unconfigured plugin that talks to h.

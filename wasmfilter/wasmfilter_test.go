@@ -637,3 +637,28 @@ func TestPageRequestEditFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectsAfterBufferedPages: once the pages read and rewritten reach
+// collectEvery, the end of a stream collects and starts counting again.
+func TestCollectsAfterBufferedPages(t *testing.T) {
+	f := newFixture(t)
+	p, h := f.plugin(t, map[string]any{"js_detection": map[string]any{"enabled": true, "max_body_bytes": 16 << 20}})
+	page := "<html><body>" + strings.Repeat("x", collectEvery/4) + "</body></html>"
+	grown := len(page)*2 + len(ScriptTag(DefaultConfig().JSDetection.ScriptURL)) // read, then rewritten
+	for i, want := range []int{grown, 0} {                                       // the second page passes collectEvery
+		h.stream = uint32(i + 1)
+		h.headers = append(request(""), [2]string{"accept", "text/html"})
+		p.OnRequestHeaders(0, false)
+		h.respHdrs = [][2]string{{":status", "200"}, {"content-type", "text/html"}}
+		h.body = []byte(page)
+		p.OnResponseHeaders(0, false)
+		p.OnResponseBody(len(page), true)
+		p.OnStreamDone()
+		if p.buffered != want {
+			t.Errorf("page %d: buffered %d, want %d", i+1, p.buffered, want)
+		}
+	}
+	if h.counters[MetricPrefix+"jsd.injected"] != 2 {
+		t.Errorf("injected %d pages", h.counters[MetricPrefix+"jsd.injected"])
+	}
+}
