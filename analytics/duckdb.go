@@ -115,7 +115,7 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
-	if _, err := db.Exec(feedbackColumns); err != nil {
+	if _, err := db.Exec(feedbackColumns + challengeSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
@@ -759,8 +759,10 @@ func (s *DuckDB) Maintain(ctx context.Context, now time.Time) error {
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM rollup WHERE ts < ?`, micros(now.Add(-keep).Truncate(time.Hour))); err != nil {
 			return fmt.Errorf("retention: rollup: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM verdicts WHERE ts < ?`, micros(now.Add(-s.cfg.Retention))); err != nil {
-			return fmt.Errorf("retention: verdicts: %w", err)
+		for _, table := range []string{"verdicts", "challenges"} {
+			if _, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, micros(now.Add(-s.cfg.Retention))); err != nil {
+				return fmt.Errorf("retention: %s: %w", table, err)
+			}
 		}
 	}
 	for range 8 {
