@@ -30,6 +30,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/verdicts", s.verdicts)
 	mux.HandleFunc("GET /api/v1/expression", s.expression)
 	mux.HandleFunc("POST /api/v1/draft", s.draft)
+	mux.HandleFunc("GET /api/v1/challenges", s.challenges)
 	mux.HandleFunc("GET /api/v1/feedback", s.feedbackList)
 	mux.HandleFunc("POST /api/v1/feedback", s.feedback)
 	return mux
@@ -172,6 +173,19 @@ func confidence95(rows []Count) float64 {
 	return 1.96 * math.Sqrt(v)
 }
 
+// stepFor is a series' step: v ("" or auto: chosen for the range) or a
+// duration of at least a minute and at most 2000 steps over f's range.
+func stepFor(v string, f Filter) (time.Duration, error) {
+	if v == "" || v == "auto" {
+		return autoStep(f.To.Sub(f.From)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Minute || f.To.Sub(f.From)/d > 2000 {
+		return 0, fmt.Errorf("step: want auto or a duration of at least 1m and at most 2000 steps over the range, got %q", v)
+	}
+	return d, nil
+}
+
 func (s *Service) timeseries(w http.ResponseWriter, r *http.Request) {
 	own, q := params(r, "by", "step")
 	by := DimCategory
@@ -187,14 +201,10 @@ func (s *Service) timeseries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	step := autoStep(f.To.Sub(f.From))
-	if v := own.Get("step"); v != "" && v != "auto" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Minute || f.To.Sub(f.From)/d > 2000 {
-			badRequest(w, fmt.Errorf("step: want auto or a duration of at least 1m and at most 2000 steps over the range, got %q", v))
-			return
-		}
-		step = d
+	step, err := stepFor(own.Get("step"), f)
+	if err != nil {
+		badRequest(w, err)
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()

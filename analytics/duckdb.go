@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,9 +30,8 @@ type DuckDB struct {
 	db  *sql.DB
 	cfg StoreConfig
 
-	mu     sync.Mutex // the appenders' connections are not shared; folds take it too
+	mu     sync.Mutex // the appender's connection is not shared; folds take it too
 	conn   *sql.Conn
-	extra  []*sql.Conn // more appender connections: a batch is split across them
 	closed bool
 
 	// rolledTo (unix µs, an hour boundary): every record before it is
@@ -101,6 +99,9 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 	if cfg.Threads > 0 {
 		opts = append(opts, "threads="+strconv.Itoa(cfg.Threads))
 	}
+	if cfg.Path != "" {
+		opts = append(opts, "wal_autocheckpoint="+strconv.FormatInt(walLimit(cfg.MaxBytes)>>20, 10)+"MiB")
+	}
 	dsn := cfg.Path
 	if len(opts) > 0 {
 		dsn += "?" + strings.Join(opts, "&")
@@ -114,7 +115,7 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
-	if _, err := db.Exec(feedbackColumns); err != nil {
+	if _, err := db.Exec(feedbackColumns + challengeSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
@@ -124,27 +125,26 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 		return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
 	}
 	s := &DuckDB{db: db, conn: conn, cfg: cfg}
-	// One more appender connection per CPU beyond the first (at most
-	// Threads when set): DuckDB's share of an append (string statistics,
-	// local storage) runs on the calling thread, so one appender keeps one
-	// core busy whatever the machine has.
-	n := runtime.NumCPU()
-	if cfg.Threads > 0 {
-		n = min(n, cfg.Threads)
-	}
-	for range min(n, 4) - 1 {
-		c, err := db.Conn(context.Background())
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
-		}
-		s.extra = append(s.extra, c)
-	}
 	if err := s.loadState(context.Background()); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("analytics store %q: %w", cfg.Path, err)
 	}
 	return s, nil
+}
+
+// walLimit is how much write-ahead log DuckDB collects before it
+// checkpoints. Each checkpoint rewrites the row group the appends are
+// filling (re-reading and re-compressing its strings), so at DuckDB's
+// default of 16 MB, about every 100,000 events, that rewrite was most of
+// the ingest cost (BenchmarkAppend: 56,000 events per CPU-second sustained
+// at 16 MB, 99,000 at 128 MiB). 128 MiB, or a sixteenth of the size cap if
+// that is smaller (the log is not counted in the cap), at least 16 MiB.
+func walLimit(maxBytes int64) int64 {
+	const lo, hi = 16 << 20, 128 << 20
+	if maxBytes <= 0 {
+		return hi
+	}
+	return min(max(maxBytes/16, lo), hi)
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -196,9 +196,6 @@ func (s *DuckDB) Append(ctx context.Context, recs []Record) error {
 		return errors.New("analytics store closed")
 	}
 	late := lateRollup(recs, s.rolledTo.Load())
-	if len(late) == 0 && len(s.extra) > 0 && len(recs) >= 2*minSplit {
-		return s.appendSplit(recs)
-	}
 	return s.conn.Raw(func(dc any) error {
 		conn := dc.(driver.Conn)
 		if len(late) > 0 {
@@ -221,31 +218,6 @@ func (s *DuckDB) Append(ctx context.Context, recs []Record) error {
 		}
 		return err
 	})
-}
-
-// minSplit is the smallest part of a batch worth its own appender.
-const minSplit = 2048
-
-// appendSplit appends parts of recs from every appender connection at
-// once: the parts are separate transactions, so when one fails the others
-// may still be stored (the error says how many were not).
-func (s *DuckDB) appendSplit(recs []Record) error {
-	conns := append([]*sql.Conn{s.conn}, s.extra...)
-	n := min(len(conns), len(recs)/minSplit)
-	per := (len(recs) + n - 1) / n
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		part := recs[i*per : min((i+1)*per, len(recs))]
-		wg.Go(func() {
-			errs[i] = conns[i].Raw(func(dc any) error { return appendEvents(dc.(driver.Conn), part) })
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("%d records: %w", len(part), errs[i])
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 func execDriver(ctx context.Context, conn driver.Conn, q string) error {
@@ -787,8 +759,10 @@ func (s *DuckDB) Maintain(ctx context.Context, now time.Time) error {
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM rollup WHERE ts < ?`, micros(now.Add(-keep).Truncate(time.Hour))); err != nil {
 			return fmt.Errorf("retention: rollup: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM verdicts WHERE ts < ?`, micros(now.Add(-s.cfg.Retention))); err != nil {
-			return fmt.Errorf("retention: verdicts: %w", err)
+		for _, table := range []string{"verdicts", "challenges"} {
+			if _, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, micros(now.Add(-s.cfg.Retention))); err != nil {
+				return fmt.Errorf("retention: %s: %w", table, err)
+			}
 		}
 	}
 	for range 8 {
@@ -924,9 +898,6 @@ func (s *DuckDB) Close() error {
 		return nil
 	}
 	s.closed = true
-	for _, c := range s.extra {
-		c.Close()
-	}
 	s.conn.Close()
 	return s.db.Close()
 }

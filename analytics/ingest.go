@@ -13,6 +13,7 @@ import (
 
 	"github.com/botwarden/botwarden/analytics/logpush"
 	"github.com/botwarden/botwarden/detect"
+	"github.com/botwarden/botwarden/detect/challenge"
 	"github.com/botwarden/botwarden/detect/reputation"
 )
 
@@ -36,9 +37,10 @@ type IngestConfig struct {
 // item is one unit of work for the writer: a decision, an access-log entry
 // or a published verdict.
 type item struct {
-	rec     Record
-	ev      *detect.Event
-	verdict *VerdictRecord
+	rec       Record
+	ev        *detect.Event
+	verdict   *VerdictRecord
+	challenge *ChallengeRecord
 }
 
 // Ingester takes decisions (as a detect.Finisher on the hot path),
@@ -65,11 +67,13 @@ type Ingester struct {
 	m ingestMetrics
 
 	exports []*logpush.Job // every stored record is offered to each
+
+	chal []ChallengeRecord // challenge answers waiting for the next flush (writer goroutine only)
 }
 
 type ingestMetrics struct {
 	stored, sampled, dropped, late, failed prometheus.Counter
-	verdictsDropped                        prometheus.Counter
+	verdictsDropped, challengesDropped     prometheus.Counter
 }
 
 // NewIngester builds the writer for store. A nil store (it failed to open)
@@ -91,8 +95,11 @@ func NewIngester(cfg IngestConfig, store Store, openErr error, log zerolog.Logge
 	verdicts := prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_analytics_verdicts_dropped_total",
 		Help: "Published verdicts not recorded for the dashboard because the queue was full."})
 	in.m.verdictsDropped = verdicts
+	challenges := prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_analytics_challenges_dropped_total",
+		Help: "Challenge answers not recorded for the dashboard because the queue was full."})
+	in.m.challengesDropped = challenges
 	if reg != nil {
-		for _, c := range []prometheus.Collector{recs, verdicts,
+		for _, c := range []prometheus.Collector{recs, verdicts, challenges,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_analytics_sample_interval",
 				Help: "Adaptive sampling: 1 request in this many is stored."}, func() float64 { return float64(in.interval.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_analytics_queue_length",
@@ -173,6 +180,40 @@ func (in *Ingester) RecordVerdict(v reputation.Verdict) {
 	default:
 		in.m.verdictsDropped.Inc()
 	}
+}
+
+// RecordChallenge queues a challenge answer for the Overview's challenge
+// outcomes (challenge.Options.OnAnswer). It never blocks: a full queue
+// drops it and counts it.
+func (in *Ingester) RecordChallenge(a challenge.Answer) {
+	if in.store == nil {
+		return
+	}
+	cr := &ChallengeRecord{Time: a.Time, Kind: a.Kind, Result: a.Result, Outcome: outcomeOf(a), Host: a.Host, Path: a.Path,
+		SolveMs: float64(a.Age) / float64(time.Millisecond)}
+	if a.ClientIP.IsValid() {
+		cr.ClientIP = a.ClientIP.String()
+	}
+	select {
+	case in.q <- item{challenge: cr}:
+	default:
+		in.m.challengesDropped.Inc()
+	}
+}
+
+// flushChallenges stores the answers gathered since the last flush.
+func (in *Ingester) flushChallenges() {
+	if len(in.chal) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := in.store.AppendChallenges(wctx, in.chal)
+	cancel()
+	if err != nil {
+		in.log.Error().Err(err).Int("answers", len(in.chal)).Msg("analytics store refused challenge answers; dropped")
+		in.setErr(err)
+	}
+	in.chal = in.chal[:0]
 }
 
 // Err reports the store's last error and when it happened (nil when the
@@ -263,6 +304,7 @@ func (in *Ingester) Run(ctx context.Context) {
 	maxPending := in.cfg.Queue * 4
 	batch := make([]Record, 0, in.cfg.BatchSize)
 	flush := func() {
+		in.flushChallenges()
 		if len(batch) == 0 {
 			return
 		}
@@ -384,6 +426,11 @@ func (in *Ingester) adapt(calm int) int {
 func (in *Ingester) handle(it item, j *joiner, batch []Record) []Record {
 	now := in.now()
 	switch {
+	case it.challenge != nil:
+		in.chal = append(in.chal, *it.challenge)
+		if len(in.chal) >= in.cfg.BatchSize {
+			in.flushChallenges()
+		}
 	case it.verdict != nil:
 		if err := in.store.AppendVerdict(context.Background(), *it.verdict); err != nil {
 			in.setErr(err)

@@ -16,6 +16,8 @@ type Store interface {
 	AppendVerdict(ctx context.Context, v VerdictRecord) error
 	// AppendFeedback stores a feedback report.
 	AppendFeedback(ctx context.Context, f Feedback) error
+	// AppendChallenges stores challenge answers.
+	AppendChallenges(ctx context.Context, cs []ChallengeRecord) error
 
 	Timeseries(ctx context.Context, f Filter, step time.Duration, by Dim) ([]Point, error)
 	Histogram(ctx context.Context, f Filter) ([]Count, error)
@@ -25,6 +27,9 @@ type Store interface {
 	Events(ctx context.Context, f Filter, limit int, token string) ([]Record, string, error)
 	Verdicts(ctx context.Context, from, to time.Time, limit int) ([]VerdictRecord, error)
 	FeedbackList(ctx context.Context, q FeedbackQuery) ([]Feedback, error)
+	// Challenges counts the answers in [from, to) on host ("" = all):
+	// per result, and per outcome every step.
+	Challenges(ctx context.Context, from, to time.Time, host string, step time.Duration) (ChallengeStats, error)
 
 	// Maintain applies retention: detail older than the retention, or
 	// beyond the size cap, is rolled up per hour and deleted.
@@ -111,6 +116,36 @@ type FeedbackQuery struct {
 	// LiveAt, when set, keeps only the items whose applied verdict has
 	// not expired at that time.
 	LiveAt time.Time
+}
+
+// ChallengeRecord is one challenge answer (challenge.Answer as stored).
+type ChallengeRecord struct {
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`    // page, nojs, jsd
+	Result   string    `json:"result"`  // passed, failed, replayed, ...
+	Outcome  string    `json:"outcome"` // solved, failed or rejected
+	ClientIP string    `json:"client_ip"`
+	Host     string    `json:"host"`
+	Path     string    `json:"path"`
+	SolveMs  float64   `json:"solve_ms"` // from serving the challenge to the answer
+}
+
+// ChallengeStats is what Challenges answers.
+type ChallengeStats struct {
+	Results []ChallengeCount `json:"results"`
+	Series  []Point          `json:"series"` // Value is the outcome
+	// MedianSolveMs: from the challenge page to a passing answer.
+	MedianSolveMs float64 `json:"median_solve_ms"`
+}
+
+// ChallengeCount is the answers of one kind and result, with the median
+// time to answer.
+type ChallengeCount struct {
+	Kind          string  `json:"kind"`
+	Result        string  `json:"result"`
+	Outcome       string  `json:"outcome"`
+	Count         int64   `json:"count"`
+	MedianSolveMs float64 `json:"median_solve_ms"`
 }
 
 // Stats describes the store's contents.

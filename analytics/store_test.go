@@ -414,38 +414,21 @@ func TestTopLeavesOutUnknownASNAndStatus(t *testing.T) {
 	}
 }
 
-func TestSplitAppendStoresEveryRecord(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenDuckDB(StoreConfig{Path: filepath.Join(t.TempDir(), "s.duckdb"), Retention: 30 * 24 * time.Hour, Threads: 2})
+func TestWALLimitFollowsTheSizeCap(t *testing.T) {
+	for _, tt := range []struct{ maxBytes, want int64 }{
+		{0, 128 << 20}, {2 << 30, 128 << 20}, {512 << 20, 32 << 20}, {16 << 20, 16 << 20},
+	} {
+		if got := walLimit(tt.maxBytes); got != tt.want {
+			t.Errorf("walLimit(%d) = %d, want %d", tt.maxBytes, got, tt.want)
+		}
+	}
+	s, err := OpenDuckDB(StoreConfig{Path: filepath.Join(t.TempDir(), "w.duckdb"), MaxBytes: 512 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if len(s.extra) == 0 {
-		t.Skip("one CPU: no second appender")
-	}
-	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	recs := newTraffic(8).batch(3*minSplit+17, now.Add(-time.Hour), now, 0)
-	if err := s.Append(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := s.Stats(ctx)
-	seen := map[string]bool{}
-	tok := ""
-	for {
-		page, next, err := s.Events(ctx, Filter{From: now.Add(-2 * time.Hour), To: now}, 1000, tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range page {
-			seen[r.Ref] = true
-		}
-		if next == "" {
-			break
-		}
-		tok = next
-	}
-	if st.Records != int64(len(recs)) || len(seen) != len(recs) {
-		t.Fatalf("stored %d, paged %d distinct, want %d", st.Records, len(seen), len(recs))
+	var v string
+	if err := s.db.QueryRow(`SELECT current_setting('wal_autocheckpoint')`).Scan(&v); err != nil || !strings.HasPrefix(v, "32") {
+		t.Fatalf("wal_autocheckpoint %q %v, want 32 MiB", v, err)
 	}
 }

@@ -74,7 +74,14 @@ func (s *Server) wire() error {
 		}
 	})
 
+	// Analytics before the challenge, which tells it every answer; its
+	// finisher still runs after the session's.
+	svc, err := s.wireAnalytics(store)
+	if err != nil {
+		return fmt.Errorf("analytics: %w", err)
+	}
 	chal, err := challenge.New(cfg.Challenge, sessions, challenge.Options{
+		OnAnswer:   svc.In.RecordChallenge,
 		Fallback:   extauthz.BlockResponder{},
 		ClientIP:   cfg.ExtAuthz.HTTP.ClientIP.FromHTTP,
 		Logger:     log.With().Str("component", "challenge").Logger(),
@@ -98,10 +105,6 @@ func (s *Server) wire() error {
 	authz.Register(s.grpc)
 	s.mux.Handle(cfg.ExtAuthz.HTTP.Prefix+"/", authz.HTTPHandler())
 
-	svc, err := s.wireAnalytics(store)
-	if err != nil {
-		return fmt.Errorf("analytics: %w", err)
-	}
 	return s.wireAnalysis(sessions, analytics.Recording{Store: store, In: svc.In}, cl, svc.In)
 }
 

@@ -484,21 +484,34 @@ func FuzzOnRequestHeaders(f *testing.F) {
 	f.Add("", "curl/8", "", "cookie", "__bw="+valid)
 	f.Add(fx.cookie(f, func(c *token.Claims) { c.Flags = token.Blocked }), testUA, clientIP, "x-botwarden-ja4", "t13d")
 	f.Add("", testUA, clientIP, HeaderJSExpected, "1")
+	// With js_detection on, a page request: the filter's own marker is the
+	// one reserved header it may add besides the fast path's.
+	jsd := map[string]any{"js_detection": map[string]any{"enabled": true}}
 	f.Fuzz(func(t *testing.T, cookie, ua, source, name, value string) {
-		p, h := fx.plugin(t, nil)
-		h.headers = [][2]string{{"user-agent", ua}, {"cookie", "__bw=" + cookie}, {strings.ToLower(name), value}}
-		h.props["source.address"] = []byte(source)
-		action := p.OnRequestHeaders(len(h.headers), false)
-		if n := h.counters[MetricPrefix+"filter.error"]; n != 0 {
-			t.Fatalf("internal error: %v", h.logs)
-		}
-		if (action == abi.ActionPause) != (h.local != nil) {
-			t.Fatalf("action %v with local reply %+v", action, h.local)
-		}
-		fast := h.counters[MetricPrefix+"fastpath.hit"] == 1
-		for _, kv := range h.headers {
-			if reserved(kv[0]) && !fast {
-				t.Fatalf("reserved header %q left without a fast path: %v", kv[0], h.headers)
+		for _, fields := range []map[string]any{nil, jsd} {
+			p, h := fx.plugin(t, fields)
+			h.headers = [][2]string{{":method", "GET"}, {":path", "/"}, {"accept", "text/html"},
+				{"user-agent", ua}, {"cookie", "__bw=" + cookie}, {strings.ToLower(name), value}}
+			h.props["source.address"] = []byte(source)
+			action := p.OnRequestHeaders(len(h.headers), false)
+			if n := h.counters[MetricPrefix+"filter.error"]; n != 0 {
+				t.Fatalf("internal error: %v", h.logs)
+			}
+			if (action == abi.ActionPause) != (h.local != nil) {
+				t.Fatalf("action %v with local reply %+v", action, h.local)
+			}
+			fast := h.counters[MetricPrefix+"fastpath.hit"] == 1
+			markers := 0
+			for _, kv := range h.headers {
+				if kv[0] == HeaderJSExpected && fields != nil && !fast && h.local == nil {
+					if markers++; kv[1] != "1" || markers > 1 {
+						t.Fatalf("marker %q (%d): %v", kv[1], markers, h.headers)
+					}
+					continue
+				}
+				if reserved(kv[0]) && !fast {
+					t.Fatalf("reserved header %q left without a fast path: %v", kv[0], h.headers)
+				}
 			}
 		}
 	})

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -70,6 +71,37 @@ type Options struct {
 	Logger zerolog.Logger
 	// Registerer receives the metrics; nil keeps them unexported.
 	Registerer prometheus.Registerer
+	// OnAnswer, if set, is told about every answer the handler judged
+	// (the analytics store's challenge outcomes). It must not block.
+	OnAnswer func(Answer)
+}
+
+// Answer is one challenge (or invisible detection) answer and what the
+// handler made of it.
+type Answer struct {
+	Time time.Time
+	// Kind is what was answered: page (the interstitial's JavaScript
+	// answer), nojs (its no-JavaScript path) or jsd (the invisible
+	// detection's readings).
+	Kind string
+	// Result is the submissions metric's result: passed, nojs_passed,
+	// failed, blocked, jsd_passed, jsd_failed, or why it was rejected.
+	Result   string
+	ClientIP netip.Addr
+	Host     string
+	Path     string        // the page the challenge stood in front of
+	Age      time.Duration // from serving the challenge to the answer (0 when unknown)
+}
+
+// Solved reports whether the answer let the client through.
+func (a Answer) Solved() bool {
+	return a.Result == resultPassed || a.Result == resultNoJSPassed || a.Result == resultJSDPassed
+}
+
+// Failed reports whether the answer was judged and did not pass (as
+// opposed to rejected before judging: malformed, replayed, expired ...).
+func (a Answer) Failed() bool {
+	return a.Result == resultFailed || a.Result == resultBlocked || a.Result == resultJSDFailed
 }
 
 // Challenge is the challenge Responder and HTTP handler.
@@ -81,6 +113,7 @@ type Challenge struct {
 	clientIP func(*http.Request) netip.Addr
 	replay   ReplayStore
 	log      zerolog.Logger
+	onAnswer func(Answer)
 
 	issued      *prometheus.CounterVec
 	submissions *prometheus.CounterVec
@@ -108,7 +141,7 @@ func New(cfg Config, sessions *session.Manager, opts Options) (*Challenge, error
 	}
 	c := &Challenge{
 		cfg: cfg, sessions: sessions, sign: signer{secrets}, fallback: opts.Fallback,
-		clientIP: opts.ClientIP, replay: opts.Replay, log: opts.Logger,
+		clientIP: opts.ClientIP, replay: opts.Replay, log: opts.Logger, onAnswer: opts.OnAnswer,
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "botwarden_challenge_issued_total",
 			Help: "Challenge pages served, by action (managed_challenge, js_challenge) and whether the no-JS path was offered; 'blocked' counts clients sent the block page after too many failures.",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -124,6 +125,13 @@ func TestPassFlow(t *testing.T) {
 	if h.count(resultPassed) != 1 {
 		t.Fatal("pass not counted")
 	}
+	if len(h.answers) != 1 {
+		t.Fatalf("answers told: %+v", h.answers)
+	}
+	if a := h.answers[0]; a.Kind != "page" || a.Result != resultPassed || !a.Solved() || a.Failed() || a.Age != 800*time.Millisecond ||
+		a.Path != "/cart?item=1" || a.ClientIP != netip.MustParseAddr("192.0.2.1") {
+		t.Fatalf("answer told: %+v", a)
+	}
 }
 
 func TestHeadlessFailsThenBlocks(t *testing.T) {
@@ -165,6 +173,10 @@ func TestHeadlessFailsThenBlocks(t *testing.T) {
 		if c.Expiry != h.now.Add(time.Hour).Unix() {
 			t.Fatalf("failed session expires at %d", c.Expiry)
 		}
+	}
+	if len(h.answers) != 2 || h.answers[0].Result != resultFailed || h.answers[1].Result != resultBlocked ||
+		!h.answers[0].Failed() || !h.answers[1].Failed() || h.answers[1].Solved() {
+		t.Fatalf("answers told: %+v", h.answers)
 	}
 	// A policy that keeps challenging gets the block page, not a loop.
 	p := h.challenge(b, "/", detect.ActionManagedChallenge)

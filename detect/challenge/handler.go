@@ -162,6 +162,7 @@ func (c *Challenge) serveJSD(w http.ResponseWriter, hr *http.Request) {
 		o = c.verify(hr.Context(), string(body), kindJSD, c.client(hr))
 	}
 	c.submissions.WithLabelValues(o.result).Inc()
+	c.tell("jsd", hr, o)
 	c.log.Debug().Str("result", o.result).Strs("tags", o.tags).AnErr("reason", o.err).Msg("js detection answer")
 	w.Header().Set("Cache-Control", "no-store")
 	switch o.result {
@@ -348,12 +349,26 @@ func (c *Challenge) serveNoJS(w http.ResponseWriter, hr *http.Request) {
 	c.finish(w, hr, o)
 }
 
+// tell hands the answer to Options.OnAnswer.
+func (c *Challenge) tell(kind string, hr *http.Request, o outcome) {
+	if c.onAnswer == nil {
+		return
+	}
+	c.onAnswer(Answer{Time: c.sessions.Now(nil), Kind: kind, Result: o.result, ClientIP: c.clientIP(hr),
+		Host: hr.Host, Path: o.path, Age: o.age})
+}
+
 // finish counts the outcome and answers: back to the page the client asked
 // for when the answer was accepted (passed or failed: the next request's
 // verdict decides what it sees), otherwise a short page saying why, with a
 // way forward.
 func (c *Challenge) finish(w http.ResponseWriter, hr *http.Request, o outcome) {
 	c.submissions.WithLabelValues(o.result).Inc()
+	kind := "page"
+	if hr.URL.Path == c.cfg.Prefix+"/nojs" {
+		kind = "nojs"
+	}
+	c.tell(kind, hr, o)
 	ev := c.log.Debug()
 	switch o.result {
 	case resultPassed, resultFailed, resultBlocked, resultNoJSPassed:

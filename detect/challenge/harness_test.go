@@ -67,6 +67,8 @@ type harness struct {
 	sm  *session.Manager
 	c   *Challenge
 	reg *prometheus.Registry
+	// answers is what Options.OnAnswer was told.
+	answers []Answer
 }
 
 type blockPage struct{}
@@ -100,6 +102,7 @@ func newHarness(t testing.TB, mut func(*Config)) *harness {
 	h.c, err = New(cfg, h.sm, Options{
 		Fallback: blockPage{}, Replay: mem, Logger: zerolog.Nop(), Registerer: h.reg,
 		ClientIP: func(r *http.Request) netip.Addr { return peerIP(r) },
+		OnAnswer: func(a Answer) { h.answers = append(h.answers, a) },
 	})
 	if err != nil {
 		t.Fatal(err)

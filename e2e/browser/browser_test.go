@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -333,6 +334,7 @@ func TestHeadfulChromiumPassesAndBrowses(t *testing.T) {
 				}
 				if i == 0 {
 					cookieElsewhere(t, s, v.ua)
+					challengeOutcomes(t, s)
 				}
 			})
 		}
@@ -343,6 +345,32 @@ func TestHeadfulChromiumPassesAndBrowses(t *testing.T) {
 			"(challenge served → first allowed request; all %v); median time to answer (page load, signals, proof of work) %v",
 			kind, difficulty, len(toPass), median(toPass), toPass, median(toAnswer))
 	})
+}
+
+// challengeOutcomes reads the dashboard's challenge counts after one
+// human visit: the page was issued, the answer solved it, with its time.
+func challengeOutcomes(t *testing.T, s *stack) {
+	t.Helper()
+	var ans struct {
+		Issued, Solved, Failed int64
+		MedianSolveMs          float64 `json:"median_solve_ms"`
+	}
+	base := "http://" + s.bw.Server.AdminAddr().String()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(base + "/api/v1/challenges?since=1h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&ans)
+		resp.Body.Close()
+		if ans.Solved >= 1 && ans.Issued >= 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if ans.Issued < 1 || ans.Solved != 1 || ans.Failed != 0 || ans.MedianSolveMs <= 0 {
+		t.Fatalf("challenge outcomes after one human pass: %+v", ans)
+	}
+	t.Logf("dashboard challenge outcomes: issued %d, solved %d, median time to answer %.0f ms", ans.Issued, ans.Solved, ans.MedianSolveMs)
 }
 
 func median(d []time.Duration) time.Duration {

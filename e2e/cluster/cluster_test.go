@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,4 +318,59 @@ func TestReplicaKilled(t *testing.T) {
 		t.Error("the surviving replicas analysed nothing after the kill")
 	}
 	t.Logf("a new scraper was stopped after %d pages, %v after the kill", fresh.FirstBlocked(), time.Since(killed).Round(time.Millisecond))
+}
+
+// TestFeedbackAcrossReplicas: an operator's reports, filed on one replica's
+// admin listener, are honoured by the others on the next request: a false
+// negative blocks the client everywhere, and a later false positive about
+// the same client (which replaces it in the shared store) lets it through
+// everywhere again.
+func TestFeedbackAcrossReplicas(t *testing.T) {
+	st := startCluster(t, 2, "")
+	// The replica the operator files on: the gateway does not send it
+	// traffic; it shares the Redis and NATS of the others and keeps its
+	// reports in its own analytics store.
+	reporter := startReplica(t, "reporter", configFile(t, ""),
+		"BOTWARDEN_CLUSTER_REDIS_ADDR="+st.proxy.Addr(), "BOTWARDEN_CLUSTER_NATS_URL="+st.nats.URL,
+		"BOTWARDEN_CLUSTER_STREAM_MAX_BYTES=67108864",
+		"BOTWARDEN_ANALYTICS_ENABLED=true", "BOTWARDEN_ANALYTICS_STORE_PATH="+filepath.Join(t.TempDir(), "a.duckdb"))
+	report := func(body string) {
+		t.Helper()
+		resp, err := http.Post("http://"+reporter.admin+"/api/v1/feedback", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || !strings.Contains(string(msg), `"applied"`) {
+			t.Fatalf("report %s: %d %s", body, resp.StatusCode, msg)
+		}
+	}
+	v := e2e.NewVisitor("203.0.113.60", st.url)
+	// Every status of four requests in a row (two per replica, the
+	// gateway alternating), retried until they agree or time runs out.
+	statuses := func(want int) []int {
+		t.Helper()
+		var got []int
+		waitUntil(t, fmt.Sprintf("four answers %d", want), 5*time.Second, func() bool {
+			got = got[:0]
+			for i := range 4 {
+				got = append(got, v.Get(fmt.Sprintf("/product/%d", i)))
+			}
+			return slices.Equal(got, []int{want, want, want, want})
+		})
+		return got
+	}
+	statuses(http.StatusOK)
+	report(`{"kind":"false_negative","key":"ip:203.0.113.60","score":5,"abuse":"scraping"}`)
+	d := waitUntil(t, "the false negative enforced", 5*time.Second, func() bool { return v.Get("/product/x") == http.StatusForbidden })
+	statuses(http.StatusForbidden)
+	t.Logf("false negative enforced by both replicas %v after the report", d)
+	report(`{"kind":"false_positive","key":"203.0.113.60","ttl":"1h","description":"our QA"}`)
+	statuses(http.StatusOK)
+	for _, r := range st.replicas {
+		if n := r.metric(t, "botwarden_checks_total", map[string]string{"enforced_action": "block"}); n == 0 {
+			t.Errorf("%s never enforced the false negative", r.name)
+		}
+	}
 }

@@ -91,11 +91,11 @@ extauthz:
 
 // replica is one botwarden process on its own loopback ports.
 type replica struct {
-	name       string
-	grpc, http string
-	cmd        *exec.Cmd
-	out        *bytes.Buffer
-	mu         sync.Mutex
+	name              string
+	grpc, http, admin string
+	cmd               *exec.Cmd
+	out               *bytes.Buffer
+	mu                sync.Mutex
 }
 
 func freeAddr(t *testing.T) string {
@@ -126,14 +126,15 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // the cluster addresses come this way, as a Deployment would set them).
 func startReplica(t *testing.T, name, cfg string, env ...string) *replica {
 	t.Helper()
-	r := &replica{name: name, grpc: freeAddr(t), http: freeAddr(t)}
+	r := &replica{name: name, grpc: freeAddr(t), http: freeAddr(t), admin: freeAddr(t)}
 	out := &syncBuffer{}
 	r.cmd = exec.Command(bin, "serve", "-config", cfg)
-	r.cmd.Env = append(os.Environ(), append(env, "BOTWARDEN_SERVER_GRPC_ADDR="+r.grpc, "BOTWARDEN_SERVER_HTTP_ADDR="+r.http,
+	// env comes last: the last value of a variable wins (os/exec).
+	r.cmd.Env = append(os.Environ(), append([]string{"BOTWARDEN_SERVER_GRPC_ADDR=" + r.grpc, "BOTWARDEN_SERVER_HTTP_ADDR=" + r.http,
 		"BOTWARDEN_SERVER_SHUTDOWN_GRACE=1s",
 		// Each replica's own admin listener; the analytics store is not
-		// what these tests are about and costs every process memory.
-		"BOTWARDEN_SERVER_ADMIN_ADDR="+freeAddr(t), "BOTWARDEN_ANALYTICS_ENABLED=false")...)
+		// what most tests here are about and costs every process memory.
+		"BOTWARDEN_SERVER_ADMIN_ADDR=" + r.admin, "BOTWARDEN_ANALYTICS_ENABLED=false"}, env...)...)
 	r.cmd.Stdout, r.cmd.Stderr = out, out
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

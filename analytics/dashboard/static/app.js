@@ -141,6 +141,7 @@ function renderFilters() {
 const COLORS = {
   automated: "#c62828", likely_automated: "#ef6c00", likely_human: "#2e7d32", verified_bot: "#1565c0", not_computed: "#9e9e9e",
   allow: "#2e7d32", block: "#c62828", managed_challenge: "#ef6c00", js_challenge: "#f9a825", rate_limit: "#6a1b9a", log: "#546e7a", skip: "#9e9e9e",
+  solved: "#2e7d32", failed: "#c62828", rejected: "#9e9e9e",
 };
 function color(k, i) { return COLORS[k] || ["#00838f", "#5d4037", "#ad1457", "#283593", "#558b2f", "#4e342e"][i % 6]; }
 
@@ -245,6 +246,23 @@ async function overview(main) {
       card("Score sources", hbars(srcs.rows, "sources"))),
     card("Actions over time", stacked(acts.points, step, from, to, "by-action")),
   ].filter(Boolean));
+  // Challenge answers come from the challenge handler, not from requests:
+  // only the time range and a single host filter them.
+  const ccard = card("Challenges");
+  main.append(ccard);
+  api("challenges", p).then((c) => {
+    const rate = c.issued ? Math.round(100 * c.solved / c.issued) + "%" : "–";
+    ccard.append(el("div", { className: "stats" },
+      stat("Issued", c.issued, "challenges-issued"), stat("Solved", c.solved, "challenges-solved"),
+      stat("Failed", c.failed, "challenges-failed"), stat("Rejected answers", c.rejected, "challenges-rejected"),
+      el("div", { className: "stat" }, el("div", { className: "n", id: "stat-challenges-rate" }, rate), el("div", {}, "solved / issued")),
+      el("div", { className: "stat" }, el("div", { className: "n", id: "stat-challenges-median" }, c.median_solve_ms ? Math.round(c.median_solve_ms) + " ms" : "–"), el("div", {}, "median time to pass"))),
+      c.series.length ? stacked(c.series, parseStep(c.step), from, to, "challenge-outcomes") : el("p", { className: "note" }, "no answers in this range"),
+      c.results.length ? el("table", { className: "events", id: "challenge-results" },
+        el("tr", {}, ["Kind", "Result", "Outcome", "Answers", "Median time"].map((h) => el("th", {}, h))),
+        c.results.map((r) => el("tr", {}, el("td", {}, r.kind), el("td", {}, r.result), el("td", {}, r.outcome), el("td", {}, num(r.count)),
+          el("td", {}, r.median_solve_ms ? Math.round(r.median_solve_ms) + " ms" : "")))) : null);
+  }).catch(showError);
   const vcard = card("Verdicts published");
   main.append(vcard);
   api("verdicts", p).then((v) => vcard.append(el("p", {}, num(v.verdicts.length) + " in this range ", link("/verdicts", filterParams(), "see them →")))).catch(showError);
