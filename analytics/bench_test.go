@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/botwarden/botwarden/detect"
@@ -181,4 +182,57 @@ func BenchmarkQueries(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkIngest is sustained ingest through the whole writer: each
+// request's decision (Finish, on the request path) and its access-log entry
+// (Offer) are joined by the writer and appended in batches to a file store.
+// The producer keeps the queue under a quarter full, so that adaptive
+// sampling never starts and every request is stored: events/s is what the
+// writer keeps up with, the time until the last request is stored
+// included.
+func BenchmarkIngest(b *testing.B) {
+	s, err := OpenDuckDB(StoreConfig{Path: filepath.Join(b.TempDir(), "i.duckdb"), Retention: 30 * 24 * time.Hour, MaxBytes: 2 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	cfg := DefaultConfig().Ingest
+	in, err := NewIngester(cfg, s, nil, zerolog.Nop(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = "bench-" + strconv.Itoa(i)
+	}
+	r, v := request("")
+	ev := make([]detect.Event, b.N)
+	for i := range ev {
+		ev[i] = detect.Event{RequestID: ids[i], Status: 200, ResponseBytes: 512, Duration: time.Millisecond}
+	}
+	b.ResetTimer()
+	start := cpuTime()
+	for i := range b.N {
+		for len(in.q) > cap(in.q)/4 {
+			time.Sleep(50 * time.Microsecond)
+		}
+		r.ID, r.Time = ids[i], time.Now()
+		in.Finish(ctx, r, v)
+		in.Offer(&ev[i])
+	}
+	for testutil.ToFloat64(in.m.stored) < float64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.N)/(cpuTime()-start).Seconds(), "events/cpu-s")
+	if n := testutil.ToFloat64(in.m.sampled) + testutil.ToFloat64(in.m.dropped); n > 0 {
+		b.Fatalf("%v requests sampled or dropped", n)
+	}
+	cancel()
+	<-done
 }
