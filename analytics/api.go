@@ -293,6 +293,9 @@ func (s *Service) top(w http.ResponseWriter, r *http.Request) {
 type Page struct {
 	Records []Record `json:"records"`
 	Next    string   `json:"next,omitempty"`
+	// Detections is the catalogue text of every detection ID on the page
+	// (by ID), so a record says why it was decided without a second call.
+	Detections map[string]string `json:"detections"`
 }
 
 func (s *Service) events(w http.ResponseWriter, r *http.Request) {
@@ -320,7 +323,15 @@ func (s *Service) events(w http.ResponseWriter, r *http.Request) {
 	if recs == nil {
 		recs = []Record{}
 	}
-	writeJSON(w, http.StatusOK, Page{Records: recs, Next: next})
+	page := Page{Records: recs, Next: next, Detections: map[string]string{}}
+	for _, rec := range recs {
+		for _, id := range rec.BotDetectionIDs {
+			if e, ok := catalogue.Lookup(id); ok {
+				page.Detections[strconv.Itoa(id)] = e.Description
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Service) verdicts(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,7 @@ func TestDashboardInChromium(t *testing.T) {
 			RayID, BotAction, BotRuleID string
 			BotDetectionIDs             []int
 		}
+		Detections map[string]string
 	}
 	for deadline := time.Now().Add(20 * time.Second); len(found.Records) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get(admin + "/api/v1/events?since=1h&ray_id=" + ray)
@@ -275,6 +277,23 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	noScriptRan("explorer")
 	shot("explorer")
+
+	// "Why was I blocked?": the reference finds the request, and its
+	// detail shows the rule and each detection ID with its text.
+	open("/explorer?since=1h&ray_id=" + ray)
+	if err := chromedp.Do(ctx, chromedp.Click(`#events tr.ev`)); err != nil {
+		t.Fatal(err)
+	}
+	detail := text("#events tr.detail")
+	for _, id := range found.Records[0].BotDetectionIDs {
+		want := found.Detections[strconv.Itoa(id)]
+		if want == "" || !strings.Contains(detail, strconv.Itoa(id)+" — "+want) {
+			t.Errorf("detail of %s lacks detection %d with its text %q:\n%s", ray, id, want, detail)
+		}
+	}
+	if !strings.Contains(detail, found.Records[0].BotRuleID) {
+		t.Errorf("detail of %s lacks its rule %s", ray, found.Records[0].BotRuleID)
+	}
 
 	// Filter to rule: the expression selects the same seven requests.
 	open("/rule?since=1h&user_agent=" + url.QueryEscape(xssUA))

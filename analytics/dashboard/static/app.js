@@ -307,6 +307,13 @@ function range(p) {
 // (ClientASN when the address is in no database, EdgeResponseStatus when no
 // access-log entry joined) read as unknown, never as ASN 0 or status 0.
 const UNKNOWN_WHEN_ZERO = ["ClientASN", "EdgeResponseStatus"];
+// detectionList shows each detection ID with its catalogue text (why the
+// request was decided), one per line.
+function detectionList(ids, text) {
+  if (!ids || !ids.length) return "";
+  return (ids || []).map((id) => el("div", { className: "detection" }, String(id), text && text[id] ? " — " + text[id] : ""));
+}
+
 function fieldText(k, v) {
   if (v === undefined || v === null) return "";
   if (v === 0 && UNKNOWN_WHEN_ZERO.includes(k)) return "unknown";
@@ -332,7 +339,7 @@ async function explorer(main) {
       const row = el("tr", { className: "ev", onclick: () => row.nextSibling.hidden = !row.nextSibling.hidden },
         FIELDS.map((f) => el("td", {}, f === "EdgeStartTimestamp" ? when(r[f]) : fieldText(f, r[f]))));
       const detail = el("tr", { className: "detail", hidden: true }, el("td", { colspan: FIELDS.length },
-        el("table", {}, Object.entries(r).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, fieldText(k, v))))),
+        el("table", {}, Object.entries(r).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, k === "BotDetectionIDs" ? detectionList(v, page.detections) : fieldText(k, v))))),
         reportForm(withTerm("ray_id", r.RayID), "This request", r.ClientIP ? "ip:" + r.ClientIP : "")));
       return [row, detail];
     }));
