@@ -95,7 +95,8 @@ func (r *Record) asRequest() (*detect.Request, *detect.Verdict) {
 	v := &detect.Verdict{Score: r.BotScore, Source: detect.Source(r.BotScoreSrc), DetectionIDs: r.BotDetectionIDs, Tags: r.BotTags,
 		Verified: r.BotCategory == string(detect.CategoryVerifiedBot), VerifiedBot: r.VerifiedBot, VerifiedCategory: r.VerifiedBotCategory,
 		AI: r.AICategory != "", AICategory: r.AICategory, IP: detect.IPInfo{ASN: uint32(r.ClientASN), Country: r.ClientCountry},
-		JSDetectionChecked: r.JSDetectionPassed, JSDetectionPassed: r.JSDetectionPassed}
+		JSDetectionChecked: r.JSDetectionPassed == detect.JSDetectionResultPassed || r.JSDetectionPassed == detect.JSDetectionResultFailed,
+		JSDetectionPassed:  r.JSDetectionPassed == detect.JSDetectionResultPassed}
 	return req, v
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/botwarden/botwarden/detect"
 )
 
 // DuckDB is the embedded store: one DuckDB file (columnar, compressed), so
@@ -83,6 +85,29 @@ const feedbackColumns = `
 ALTER TABLE feedback ADD COLUMN IF NOT EXISTS detail VARCHAR;
 ALTER TABLE feedback ADD COLUMN IF NOT EXISTS applied_until BIGINT;
 `
+
+// jsColumn stores JSDetectionPassed in the js column: true passed, false
+// failed, NULL missing (or unknown: only the access-log entry was seen).
+func jsColumn(result string) any {
+	switch result {
+	case detect.JSDetectionResultPassed:
+		return true
+	case detect.JSDetectionResultFailed:
+		return false
+	}
+	return nil
+}
+
+// jsResult reads the js column back. An unknown result reads as missing.
+func jsResult(js sql.NullBool) string {
+	switch {
+	case !js.Valid:
+		return detect.JSDetectionResultMissing
+	case js.Bool:
+		return detect.JSDetectionResultPassed
+	}
+	return detect.JSDetectionResultFailed
+}
 
 // eventCols is the column order of events (Append and Events).
 const eventCols = `ts, ref, sample, score, src, cat, tags, dids, ja4, js, vbot, vcat, aicat, action, enforced, rule, mode,
@@ -241,7 +266,7 @@ func appendEvents(conn driver.Conn, recs []Record) error {
 			dids[j] = int32(id)
 		}
 		if err := a.AppendRow(micros(r.Time), r.Ref, int32(max(r.SampleInterval, 1)),
-			int32(r.BotScore), r.BotScoreSrc, r.BotCategory, tags, dids, r.JA4, r.JSDetectionPassed,
+			int32(r.BotScore), r.BotScoreSrc, r.BotCategory, tags, dids, r.JA4, jsColumn(r.JSDetectionPassed),
 			r.VerifiedBot, r.VerifiedBotCategory, r.AICategory, r.Action, r.EnforcedAction, r.RuleID, r.Mode,
 			r.SessionID, r.ClientIP, r.ClientNet, int32(r.ClientASN), r.ClientCountry,
 			r.Method, r.Host, r.Path, r.UserAgent, int32(r.Status), r.ResponseBytes, r.DurationMs, r.Logged); err != nil {
@@ -653,7 +678,8 @@ func (s *DuckDB) page(ctx context.Context, f Filter, limit int, after bool, afte
 		var ts int64
 		var tags, dids duckdb.Composite[[]any]
 		var asn, status, sample, score int32
-		if err := rows.Scan(&ts, &r.Ref, &sample, &score, &r.BotScoreSrc, &r.BotCategory, &tags, &dids, &r.JA4, &r.JSDetectionPassed,
+		var js sql.NullBool
+		if err := rows.Scan(&ts, &r.Ref, &sample, &score, &r.BotScoreSrc, &r.BotCategory, &tags, &dids, &r.JA4, &js,
 			&r.VerifiedBot, &r.VerifiedBotCategory, &r.AICategory, &r.Action, &r.EnforcedAction, &r.RuleID, &r.Mode,
 			&r.SessionID, &r.ClientIP, &r.ClientNet, &asn, &r.ClientCountry, &r.Method, &r.Host, &r.Path, &r.UserAgent,
 			&status, &r.ResponseBytes, &r.DurationMs, &r.Logged); err != nil {
@@ -661,6 +687,7 @@ func (s *DuckDB) page(ctx context.Context, f Filter, limit int, after bool, afte
 		}
 		r.Time = time.UnixMicro(ts).UTC()
 		r.SampleInterval, r.BotScore, r.ClientASN, r.Status = int(sample), int(score), int(asn), int(status)
+		r.JSDetectionPassed = jsResult(js)
 		for _, t := range tags.Get() {
 			if s, ok := t.(string); ok {
 				r.BotTags = append(r.BotTags, s)

@@ -22,21 +22,23 @@ type Record struct {
 	// the store was overloaded and sampled (counts are scaled by it).
 	SampleInterval int `json:"SampleInterval"`
 
-	BotScore            int      `json:"BotScore"`
-	BotScoreSrc         string   `json:"BotScoreSrc"`
-	BotCategory         string   `json:"BotCategory"`
-	BotTags             []string `json:"BotTags"`
-	BotDetectionIDs     []int    `json:"BotDetectionIDs"`
-	JA4                 string   `json:"JA4"`
-	JSDetectionPassed   bool     `json:"JSDetectionPassed"`
-	VerifiedBot         string   `json:"VerifiedBot"`
-	VerifiedBotCategory string   `json:"VerifiedBotCategory"`
-	AICategory          string   `json:"AICategory"`
-	Action              string   `json:"BotAction"`
-	EnforcedAction      string   `json:"BotEnforcedAction"`
-	RuleID              string   `json:"BotRuleID"`
-	Mode                string   `json:"BotMode"`
-	SessionID           string   `json:"BotSessionID"`
+	BotScore        int      `json:"BotScore"`
+	BotScoreSrc     string   `json:"BotScoreSrc"`
+	BotCategory     string   `json:"BotCategory"`
+	BotTags         []string `json:"BotTags"`
+	BotDetectionIDs []int    `json:"BotDetectionIDs"`
+	JA4             string   `json:"JA4"`
+	// JSDetectionPassed is passed, failed or missing (detect's
+	// JSDetectionResult); empty when only the access-log entry was seen.
+	JSDetectionPassed   string `json:"JSDetectionPassed"`
+	VerifiedBot         string `json:"VerifiedBot"`
+	VerifiedBotCategory string `json:"VerifiedBotCategory"`
+	AICategory          string `json:"AICategory"`
+	Action              string `json:"BotAction"`
+	EnforcedAction      string `json:"BotEnforcedAction"`
+	RuleID              string `json:"BotRuleID"`
+	Mode                string `json:"BotMode"`
+	SessionID           string `json:"BotSessionID"`
 
 	ClientIP      string `json:"ClientIP"`
 	ClientNet     string `json:"ClientIPPrefix"` // /24 or /64 of ClientIP
@@ -100,7 +102,7 @@ func FromDecision(r *detect.Request, v *detect.Verdict, ref string) Record {
 	rec := Record{
 		Time: r.Time, Ref: ref, SampleInterval: 1, requestID: r.ID, clientAddr: r.ClientIP,
 		BotScore: v.Score, BotScoreSrc: string(v.Source), BotCategory: string(v.Category()),
-		JA4: r.JA4(), JSDetectionPassed: v.JSDetectionPassed,
+		JA4: r.JA4(), JSDetectionPassed: v.JSDetectionResult(),
 		VerifiedBot: v.VerifiedBot, VerifiedBotCategory: v.VerifiedCategory, AICategory: v.AICategory,
 		Action: string(v.Action), EnforcedAction: string(v.EnforcedAction), RuleID: v.RuleID, Mode: string(v.Mode),
 		ClientASN: int(v.IP.ASN), ClientCountry: v.IP.Country,

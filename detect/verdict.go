@@ -263,3 +263,23 @@ func (v *Verdict) Finalize() {
 		v.Source = SourceNotComputed
 	}
 }
+
+// JSDetectionPassed values: Cloudflare's Logpush field of that name is
+// one of these, not a boolean.
+const (
+	JSDetectionResultPassed  = "passed"
+	JSDetectionResultFailed  = "failed"  // a result is recorded and it did not pass
+	JSDetectionResultMissing = "missing" // no result: the detection never ran for this client
+)
+
+// JSDetectionResult is the request's JavaScript detection result as
+// exported (JSDetectionPassed): passed, failed or missing.
+func (v *Verdict) JSDetectionResult() string {
+	switch {
+	case v.JSDetectionPassed:
+		return JSDetectionResultPassed
+	case v.JSDetectionChecked:
+		return JSDetectionResultFailed
+	}
+	return JSDetectionResultMissing
+}

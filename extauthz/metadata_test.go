@@ -33,7 +33,7 @@ func referenceMetadata(t testing.TB, r *detect.Request, v *detect.Verdict) *stru
 		detect.FieldBotScoreSrc:         utf8Safe(string(src)),
 		detect.FieldBotCategory:         string(v.Category()),
 		detect.FieldJA4:                 utf8Safe(r.JA4()),
-		detect.FieldJSDetectionPassed:   v.JSDetectionPassed,
+		detect.FieldJSDetectionPassed:   v.JSDetectionResult(),
 		detect.FieldVerifiedBot:         v.Verified,
 		detect.FieldVerifiedBotCategory: utf8Safe(v.VerifiedCategory),
 		detect.FieldAction:              utf8Safe(string(v.Action)),

@@ -231,7 +231,7 @@ func writeMetadata(m metadataWriter, r *detect.Request, v *detect.Verdict) {
 	m.String(detect.FieldBotScoreSrc, utf8Safe(string(src)))
 	m.String(detect.FieldBotCategory, string(v.Category()))
 	m.String(detect.FieldJA4, utf8Safe(r.JA4()))
-	m.Bool(detect.FieldJSDetectionPassed, v.JSDetectionPassed)
+	m.String(detect.FieldJSDetectionPassed, v.JSDetectionResult())
 	m.Bool(detect.FieldVerifiedBot, v.Verified)
 	m.String(detect.FieldVerifiedBotCategory, utf8Safe(v.VerifiedCategory))
 	m.String(detect.FieldAction, utf8Safe(string(v.Action)))

@@ -51,11 +51,7 @@ func verdictHeaders(v *detect.Verdict, dst []header) []header {
 		dst = append(dst, header{detect.HeaderRule, headerSafe(v.RuleID)})
 	}
 	if v.JSDetectionChecked {
-		js := "failed"
-		if v.JSDetectionPassed {
-			js = "passed"
-		}
-		dst = append(dst, header{detect.HeaderJSDetection, js})
+		dst = append(dst, header{detect.HeaderJSDetection, v.JSDetectionResult()})
 	}
 	return dst
 }

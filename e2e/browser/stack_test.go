@@ -148,7 +148,7 @@ func (s *stack) tap(e *accesslogv3.HTTPAccessLogEntry) {
 		l.rule = f[detect.FieldRuleID].GetStringValue()
 		l.score = int(f[detect.FieldBotScore].GetNumberValue())
 		l.source = f[detect.FieldBotScoreSrc].GetStringValue()
-		l.jsPassed = f[detect.FieldJSDetectionPassed].GetBoolValue()
+		l.jsPassed = f[detect.FieldJSDetectionPassed].GetStringValue() == detect.JSDetectionResultPassed
 		l.session = f[detect.FieldSessionID].GetStringValue()
 		l.verdict, _ = netip.ParseAddr(f[detect.FieldClientIP].GetStringValue())
 		for _, v := range f[detect.FieldBotTags].GetListValue().GetValues() {
