@@ -173,6 +173,20 @@ func confidence95(rows []Count) float64 {
 	return 1.96 * math.Sqrt(v)
 }
 
+// prepareSeries is prepare for a series: also its step (stepFor).
+func (s *Service) prepareSeries(w http.ResponseWriter, q url.Values, step string) (Store, Filter, time.Duration, bool) {
+	st, f, ok := s.prepare(w, q)
+	if !ok {
+		return nil, f, 0, false
+	}
+	d, err := stepFor(step, f)
+	if err != nil {
+		badRequest(w, err)
+		return nil, f, 0, false
+	}
+	return st, f, d, true
+}
+
 // stepFor is a series' step: v ("" or auto: chosen for the range) or a
 // duration of at least a minute and at most 2000 steps over f's range.
 func stepFor(v string, f Filter) (time.Duration, error) {
@@ -197,13 +211,8 @@ func (s *Service) timeseries(w http.ResponseWriter, r *http.Request) {
 		}
 		by = d
 	}
-	st, f, ok := s.prepare(w, q)
+	st, f, step, ok := s.prepareSeries(w, q, own.Get("step"))
 	if !ok {
-		return
-	}
-	step, err := stepFor(own.Get("step"), f)
-	if err != nil {
-		badRequest(w, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)

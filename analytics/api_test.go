@@ -40,6 +40,19 @@ func getJSON(t *testing.T, url string, v any) int {
 	return resp.StatusCode
 }
 
+// postJSON POSTs body to url and decodes the JSON answer.
+func postJSON(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
 func TestAPI(t *testing.T) {
 	s, srv := testService(t)
 	recs := newTraffic(8).batch(500, now0.Add(-30*time.Minute), now0, 0)
@@ -84,16 +97,7 @@ func TestAPI(t *testing.T) {
 		}
 	}
 
-	post := func(path, body string) (int, map[string]any) {
-		resp, err := http.Post(srv.URL+path, "application/json", bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
+	post := func(path, body string) (int, map[string]any) { return postJSON(t, srv.URL+path, body) }
 	code, res := post("/api/v1/draft?since=1h", `{"expression":"bot.score < 30","action":"block"}`)
 	if code != 200 || res["matched"].(float64) == 0 || res["scanned"].(float64) != 500 {
 		t.Fatalf("draft: %d %v", code, res)

@@ -130,13 +130,8 @@ type ChallengeAnswer struct {
 
 func (s *Service) challenges(w http.ResponseWriter, r *http.Request) {
 	own, q := params(r, "step")
-	st, f, ok := s.prepare(w, q)
+	st, f, step, ok := s.prepareSeries(w, q, own.Get("step"))
 	if !ok {
-		return
-	}
-	step, err := stepFor(own.Get("step"), f)
-	if err != nil {
-		badRequest(w, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)

@@ -2,10 +2,8 @@ package analytics
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,17 +27,7 @@ func feedbackService(t *testing.T) (*Service, *reputation.Local, func(path, body
 	s, srv := testService(t)
 	rep := newReputation(t)
 	s.UseReputation(Reputation{Store: rep, ParseKey: reputation.DefaultEngineConfig().ParseKey})
-	post := func(path, body string) (int, map[string]any) {
-		t.Helper()
-		resp, err := http.Post(srv.URL+path, "application/json", bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
+	post := func(path, body string) (int, map[string]any) { return postJSON(t, srv.URL+path, body) }
 	return s, rep, post, srv.URL
 }
 

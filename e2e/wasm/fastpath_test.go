@@ -143,18 +143,16 @@ func serveLoopback(t *testing.T, h http.Handler) string {
 	return lis.Addr().String()
 }
 
-// startGateway runs envoy-wasm.yaml, unchanged, in the in-repo gateway with
-// the Wasm host. One trusted XFF hop: each test client stands for a different
-// address on the internet (the TCP peer is always 127.0.0.1).
-func startGateway(t *testing.T, s *server.Server, originAddr string, host *gateway.WasmHost, configFile ...string) *gateway.InRepo {
+// startGateway runs configFile (envoy-wasm.yaml or a copy of it) in the
+// in-repo gateway with the Wasm host; mutate, if not nil, changes the
+// options last (a tapped access log, say). One trusted XFF hop: each test
+// client stands for a different address on the internet (the TCP peer is
+// always 127.0.0.1).
+func startGateway(t *testing.T, s *server.Server, originAddr string, host *gateway.WasmHost, configFile string, mutate func(*gateway.Options)) *gateway.InRepo {
 	t.Helper()
 	hops := uint32(1)
-	file := envoyWasm
-	if len(configFile) > 0 {
-		file = configFile[0]
-	}
 	opts := gateway.Options{
-		Config: file,
+		Config: configFile,
 		Clusters: map[string]string{
 			"botwarden_authz": s.GRPCAddr().String(),
 			"botwarden_als":   s.GRPCAddr().String(),
@@ -163,6 +161,9 @@ func startGateway(t *testing.T, s *server.Server, originAddr string, host *gatew
 		},
 		Wasm:              host.Filter,
 		XFFNumTrustedHops: &hops,
+	}
+	if mutate != nil {
+		mutate(&opts)
 	}
 	gw, err := gateway.StartInRepo(opts)
 	if err != nil {
@@ -264,7 +265,7 @@ func TestCookieFastPathSavesChecks(t *testing.T) {
 
 	s := botwarden(t, fc)
 	org := &origin{}
-	gw := startGateway(t, s, serveLoopback(t, org), host)
+	gw := startGateway(t, s, serveLoopback(t, org), host, envoyWasm, nil)
 	base := gw.URL()
 	t.Logf("gateway: %s, filter module %d bytes", gw.Kind(), len(module))
 

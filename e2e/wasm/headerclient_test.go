@@ -7,15 +7,12 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/botwarden/botwarden/e2e/browser/headerclient"
 	"github.com/botwarden/botwarden/e2e/gateway"
-	"github.com/botwarden/botwarden/server"
 )
 
 // TestBrowserHeaderClientWasmStack runs the browser-header HTTP client
@@ -32,26 +29,17 @@ func TestBrowserHeaderClientWasmStack(t *testing.T) {
 	log.SetOutput(io.Discard) // proxytest prints every proxy_log call
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
 	const addr = "203.0.113.62" // TEST-NET-3, stands in for a home address
-	raw, err := os.ReadFile(envoyWasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	on := strings.Replace(string(raw), `"fail_mode": "open"`, `"fail_mode": "open", "js_detection": {"enabled": true}`, 1)
-	cfgFile := filepath.Join(t.TempDir(), "envoy-wasm-jsd.yaml")
-	if err := os.WriteFile(cfgFile, []byte(on), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fc := pluginConfig(t, cfgFile)
-	if !fc.JSDetection.Enabled {
-		t.Fatal("js_detection not enabled in the test's copy of envoy-wasm.yaml")
-	}
+	cfgFile, fc := jsdConfig(t)
 	// No ml.js_detection.expected: the filter's marker on the pages it
 	// injects into is what turns the never-ran-the-script rule on.
 	s := botwarden(t, fc)
 	host := gateway.NewWasmHost(buildFilter(t))
 	t.Cleanup(func() { _ = host.Close() })
 	rec, shop := &headerclient.Recorder{}, &headerclient.Shop{}
-	gw := startTappedGateway(t, s, serveLoopback(t, shop), host, cfgFile, rec)
+	gw := startGateway(t, s, serveLoopback(t, shop), host, cfgFile, func(o *gateway.Options) {
+		o.Tap = rec
+		o.ALS = func(c gateway.ALSConfig) (gateway.AccessLogger, error) { return gateway.NewALSStreamer(c) }
+	})
 
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(gw.CertPEM())
@@ -87,31 +75,4 @@ func TestBrowserHeaderClientWasmStack(t *testing.T) {
 	if got := len(shop.Served()); got != r.Pages {
 		t.Errorf("the shop served %d pages, the crawler counted %d", got, r.Pages)
 	}
-}
-
-// startTappedGateway is startGateway with the access log tapped by tap and
-// streamed to botwarden's ALS receiver (envoy-wasm.yaml's http_grpc
-// logger), so that the behavioural analysis sees the crawl as it would
-// behind Envoy.
-func startTappedGateway(t *testing.T, s *server.Server, originAddr string, host *gateway.WasmHost, configFile string, tap gateway.AccessLogger) *gateway.InRepo {
-	t.Helper()
-	hops := uint32(1)
-	gw, err := gateway.StartInRepo(gateway.Options{
-		Config: configFile,
-		Clusters: map[string]string{
-			"botwarden_authz": s.GRPCAddr().String(),
-			"botwarden_als":   s.GRPCAddr().String(),
-			"botwarden_http":  s.HTTPAddr().String(),
-			"origin":          originAddr,
-		},
-		Wasm:              host.Filter,
-		XFFNumTrustedHops: &hops,
-		Tap:               tap,
-		ALS:               func(c gateway.ALSConfig) (gateway.AccessLogger, error) { return gateway.NewALSStreamer(c) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gw.Close() })
-	return gw
 }

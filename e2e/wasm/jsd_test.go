@@ -39,24 +39,11 @@ func (pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestInvisibleDetection(t *testing.T) {
 	log.SetOutput(io.Discard) // proxytest prints every proxy_log call
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	// envoy-wasm.yaml with the filter's js_detection turned on.
-	raw, err := os.ReadFile(envoyWasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	on := strings.Replace(string(raw), `"fail_mode": "open"`, `"fail_mode": "open", "js_detection": {"enabled": true}`, 1)
-	cfgFile := filepath.Join(t.TempDir(), "envoy-wasm-jsd.yaml")
-	if err := os.WriteFile(cfgFile, []byte(on), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fc := pluginConfig(t, cfgFile)
-	if !fc.JSDetection.Enabled {
-		t.Fatal("js_detection not enabled in the test's copy of envoy-wasm.yaml")
-	}
+	cfgFile, fc := jsdConfig(t)
 	s := botwarden(t, fc, func(c *config.Config) { c.ML.JSDetection.Expected = true })
 	host := gateway.NewWasmHost(buildFilter(t))
 	t.Cleanup(func() { _ = host.Close() })
-	gw := startGateway(t, s, serveLoopback(t, pages{}), host, cfgFile)
+	gw := startGateway(t, s, serveLoopback(t, pages{}), host, cfgFile, nil)
 	base := gw.URL()
 	tag := wasmfilter.ScriptTag(fc.JSDetection.ScriptURL)
 
@@ -146,4 +133,24 @@ func TestInvisibleDetection(t *testing.T) {
 			t.Errorf("headless Chromium was served page 2 after failing the invisible detection")
 		}
 	})
+}
+
+// jsdConfig writes a copy of envoy-wasm.yaml with the filter's
+// js_detection turned on and returns its path and the filter's config.
+func jsdConfig(t *testing.T) (string, wasmfilter.Config) {
+	t.Helper()
+	raw, err := os.ReadFile(envoyWasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := strings.Replace(string(raw), `"fail_mode": "open"`, `"fail_mode": "open", "js_detection": {"enabled": true}`, 1)
+	cfgFile := filepath.Join(t.TempDir(), "envoy-wasm-jsd.yaml")
+	if err := os.WriteFile(cfgFile, []byte(on), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc := pluginConfig(t, cfgFile)
+	if !fc.JSDetection.Enabled {
+		t.Fatal("js_detection not enabled in the test's copy of envoy-wasm.yaml")
+	}
+	return cfgFile, fc
 }
