@@ -104,16 +104,17 @@ type IPInfo struct {
 // Reputation is what the reputation store (the behavioural loop's output)
 // said about this client when the request was checked.
 type Reputation struct {
-	Found  bool
+	Found bool
+	// Exempt: an operator reported this client as a false positive, so
+	// the analysis's verdicts were set aside and the policy does not
+	// challenge it until Expiry. (Next to Found: two bools in one word
+	// keep the Verdict in its allocation size class.)
+	Exempt bool
 	Key    string // which key matched: "session:…", "ip:…", "ja4:…"
 	Score  int
 	Source Source
 	Tags   []string
 	Expiry time.Time
-	// Exempt: an operator reported this client as a false positive, so
-	// the analysis's verdicts were set aside and the policy does not
-	// challenge it until Expiry.
-	Exempt bool
 }
 
 // Verdict accumulates the evidence of every engine and then the decision;

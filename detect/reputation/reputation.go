@@ -78,9 +78,13 @@ func (e *Engine) Evaluate(ctx context.Context, r *detect.Request, v *detect.Verd
 	if n == 0 {
 		return nil
 	}
+	lookup := keys[:n]
+	if fb := e.feedbackKeys(lookup); fb != nil {
+		lookup = append(lookup[:n:n], fb...) // a copy: only with a live report
+	}
 	bp := verdictBufs.Get().(*[]Verdict)
 	defer func() { clear(*bp); verdictBufs.Put(bp) }()
-	found, err := e.store.Get(ctx, keys[:n], (*bp)[:0])
+	found, err := e.store.Get(ctx, lookup, (*bp)[:0])
 	*bp = found[:0]
 	if err != nil {
 		return fmt.Errorf("reputation lookup: %w", err)
@@ -124,9 +128,8 @@ var verdictBufs = sync.Pool{New: func() any { b := make([]Verdict, 0, 4); return
 
 // keys builds the lookup keys of r and its session (nil when none) into
 // one string (a single allocation) and slices it: session, IP, network,
-// JA4, then KeyFeedback of those the index says have one (of all of them
-// without an index).
-func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([2 * kinds]string, int) {
+// JA4.
+func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([kinds]string, int) {
 	var buf [256]byte
 	var ends [kinds]int
 	b, n := buf[:0], 0
@@ -147,21 +150,27 @@ func (e *Engine) keys(r *detect.Request, sess *detect.Session) ([2 * kinds]strin
 		b = append(append(b, PrefixJA4...), fp...)
 		mark()
 	}
-	var keys [2 * kinds]string
+	var keys [kinds]string
 	all := string(b)
 	start := 0
 	for i := range n {
 		keys[i] = all[start:ends[i]]
 		start = ends[i]
 	}
-	total := n
-	for i := range n {
-		if e.index == nil || e.index.HasFeedback(keys[i]) {
-			keys[total] = PrefixFeedback + keys[i]
-			total++
+	return keys, n
+}
+
+// feedbackKeys returns KeyFeedback of the client keys the index says have
+// a live operator's verdict (of all of them without an index), nil — no
+// allocation — when none has.
+func (e *Engine) feedbackKeys(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if e.index == nil || e.index.HasFeedback(k) {
+			out = append(out, PrefixFeedback+k)
 		}
 	}
-	return keys, total
+	return out
 }
 
 // kinds is the number of client keys a request has at most: session, IP,
