@@ -14,7 +14,7 @@ declare -A pkg=(
   [nginx]=nginx-light [chromium]=chromium [Xvfb]=xvfb
   [redis-server]=redis-server [curl]=curl [wget]=wget
   [prometheus]=prometheus [promtool]=prometheus [caddy]=caddy
-  [g++]=g++ [node]=nodejs [npm]=npm
+  [g++]=g++ [node]=nodejs [npm]=npm [xdotool]=xdotool
 )
 missing=()
 for bin in "${!pkg[@]}"; do
