@@ -113,6 +113,35 @@ func TestDefaultPolicy(t *testing.T) {
 	}
 }
 
+// TestRequireJSDetectionOnRoutes: the README's checkout-needs-js rule.
+func TestRequireJSDetectionOnRoutes(t *testing.T) {
+	d, _ := newDecider(t, `
+rules:
+  - id: checkout-needs-js
+    expression: (http.path_only == '/login' || http.path_only.startsWith('/checkout')) && !bot.js_detection.passed
+    action: managed_challenge
+`)
+	tests := []struct {
+		name, path string
+		v          *detect.Verdict
+		sess       *detect.Session
+		want       want
+	}{
+		{"checkout without a result", "/checkout/pay", &detect.Verdict{Score: 92}, nil, want{detect.ActionManagedChallenge, detect.ActionManagedChallenge, "checkout-needs-js", ""}},
+		{"login with a failed result", "/login", &detect.Verdict{Score: 92, JSDetectionChecked: true}, nil, want{detect.ActionManagedChallenge, detect.ActionManagedChallenge, "checkout-needs-js", ""}},
+		{"checkout, passed in the session", "/checkout", &detect.Verdict{Score: 92}, &detect.Session{ID: "s", JSPassed: true}, want{detect.ActionAllow, detect.ActionAllow, DefaultRuleID, ""}},
+		{"checkout, passed in the verdict", "/checkout", &detect.Verdict{Score: 92, JSDetectionChecked: true, JSDetectionPassed: true}, nil, want{detect.ActionAllow, detect.ActionAllow, DefaultRuleID, ""}},
+		{"another page without a result", "/products/1", &detect.Verdict{Score: 92}, nil, want{detect.ActionAllow, detect.ActionAllow, DefaultRuleID, ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := browser()
+			r.Path, tt.v.Session = tt.path, tt.sess
+			check(t, decide(d, r, tt.v), tt.want)
+		})
+	}
+}
+
 const aiPolicy = `
 presets: [bot_fight, allow_ai_user, allow_ai_search, block_ai_training]
 `
