@@ -31,6 +31,7 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/expression", s.expression)
 	mux.HandleFunc("POST /api/v1/draft", s.draft)
 	mux.HandleFunc("GET /api/v1/challenges", s.challenges)
+	mux.HandleFunc("GET /api/v1/training", s.training)
 	mux.HandleFunc("GET /api/v1/feedback", s.feedbackList)
 	mux.HandleFunc("POST /api/v1/feedback", s.feedback)
 	return mux

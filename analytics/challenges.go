@@ -38,26 +38,41 @@ CREATE TABLE IF NOT EXISTS challenges (
 // maxRowsPerInsert bounds one multi-row INSERT's parameters.
 const maxRowsPerInsert = 500
 
-// AppendChallenges implements Store.
-func (s *DuckDB) AppendChallenges(ctx context.Context, cs []ChallengeRecord) error {
-	for len(cs) > 0 {
-		n := min(len(cs), maxRowsPerInsert)
+// insertRows inserts n rows of width values each into table, in
+// multi-row INSERTs of at most maxRowsPerInsert rows; row(i) gives row i.
+// For the small side tables (answers, labelled requests); the events go
+// through the appender.
+func (s *DuckDB) insertRows(ctx context.Context, table string, width, n int, row func(i int) ([]any, error)) error {
+	place := "(?" + strings.Repeat(", ?", width-1) + ")"
+	for start := 0; start < n; start += maxRowsPerInsert {
+		end := min(n, start+maxRowsPerInsert)
 		var b strings.Builder
-		b.WriteString("INSERT INTO challenges VALUES ")
-		args := make([]any, 0, n*8)
-		for i, c := range cs[:n] {
-			if i > 0 {
+		b.WriteString("INSERT INTO " + table + " VALUES ")
+		args := make([]any, 0, (end-start)*width)
+		for i := start; i < end; i++ {
+			vals, err := row(i)
+			if err != nil {
+				return fmt.Errorf("store %s: %w", table, err)
+			}
+			if i > start {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, micros(c.Time), c.Kind, c.Result, c.Outcome, c.ClientIP, c.Host, c.Path, c.SolveMs)
+			b.WriteString(place)
+			args = append(args, vals...)
 		}
 		if _, err := s.db.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("store challenge answers: %w", err)
+			return fmt.Errorf("store %s: %w", table, err)
 		}
-		cs = cs[n:]
 	}
 	return nil
+}
+
+// AppendChallenges implements Store.
+func (s *DuckDB) AppendChallenges(ctx context.Context, cs []ChallengeRecord) error {
+	return s.insertRows(ctx, "challenges", 8, len(cs), func(i int) ([]any, error) {
+		c := cs[i]
+		return []any{micros(c.Time), c.Kind, c.Result, c.Outcome, c.ClientIP, c.Host, c.Path, c.SolveMs}, nil
+	})
 }
 
 // Challenges implements Store.

@@ -140,7 +140,7 @@ func OpenDuckDB(cfg StoreConfig) (*DuckDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
-	if _, err := db.Exec(feedbackColumns + challengeSchema); err != nil {
+	if _, err := db.Exec(feedbackColumns + challengeSchema + trainingSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("analytics store %q: schema: %w", cfg.Path, err)
 	}
@@ -786,7 +786,7 @@ func (s *DuckDB) Maintain(ctx context.Context, now time.Time) error {
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM rollup WHERE ts < ?`, micros(now.Add(-keep).Truncate(time.Hour))); err != nil {
 			return fmt.Errorf("retention: rollup: %w", err)
 		}
-		for _, table := range []string{"verdicts", "challenges"} {
+		for _, table := range []string{"verdicts", "challenges", "training"} {
 			if _, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, micros(now.Add(-s.cfg.Retention))); err != nil {
 				return fmt.Errorf("retention: %s: %w", table, err)
 			}

@@ -41,6 +41,7 @@ type item struct {
 	ev        *detect.Event
 	verdict   *VerdictRecord
 	challenge *ChallengeRecord
+	training  *TrainingRecord
 }
 
 // Ingester takes decisions (as a detect.Finisher on the hot path),
@@ -68,12 +69,18 @@ type Ingester struct {
 
 	exports []*logpush.Job // every stored record is offered to each
 
-	chal []ChallengeRecord // challenge answers waiting for the next flush (writer goroutine only)
+	// Writer goroutine only: challenge answers and labelled requests
+	// waiting for the next flush, and how many each reported client has
+	// added (bounded by maxTrainingPerKey until the process restarts).
+	chal       []ChallengeRecord
+	train      []TrainingRecord
+	trainByKey map[string]int
 }
 
 type ingestMetrics struct {
 	stored, sampled, dropped, late, failed prometheus.Counter
 	verdictsDropped, challengesDropped     prometheus.Counter
+	trainingDropped                        prometheus.Counter
 }
 
 // NewIngester builds the writer for store. A nil store (it failed to open)
@@ -98,8 +105,11 @@ func NewIngester(cfg IngestConfig, store Store, openErr error, log zerolog.Logge
 	challenges := prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_analytics_challenges_dropped_total",
 		Help: "Challenge answers not recorded for the dashboard because the queue was full."})
 	in.m.challengesDropped = challenges
+	training := prometheus.NewCounter(prometheus.CounterOpts{Name: "botwarden_analytics_training_dropped_total",
+		Help: "Requests of reported clients not kept as training examples because the queue was full."})
+	in.m.trainingDropped = training
 	if reg != nil {
-		for _, c := range []prometheus.Collector{recs, verdicts, challenges,
+		for _, c := range []prometheus.Collector{recs, verdicts, challenges, training,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_analytics_sample_interval",
 				Help: "Adaptive sampling: 1 request in this many is stored."}, func() float64 { return float64(in.interval.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "botwarden_analytics_queue_length",
@@ -158,6 +168,16 @@ func (in *Ingester) Finish(_ context.Context, r *detect.Request, v *detect.Verdi
 	rec := FromDecision(r, v, ref)
 	rec.SampleInterval = n
 	in.offer(item{rec: rec})
+	if label := trainingLabel(v); label != "" {
+		// Only clients an operator reported: a map copy for those alone.
+		// A full queue drops it without counting it as a lost record
+		// (which would raise the sample interval).
+		select {
+		case in.q <- item{training: trainingRecord(r, v, label)}:
+		default:
+			in.m.trainingDropped.Inc()
+		}
+	}
 }
 
 // Offer implements accesslog.Sink. The event is shared with other sinks and
@@ -201,19 +221,27 @@ func (in *Ingester) RecordChallenge(a challenge.Answer) {
 	}
 }
 
-// flushChallenges stores the answers gathered since the last flush.
-func (in *Ingester) flushChallenges() {
-	if len(in.chal) == 0 {
+// flushSide stores what the writer gathered in *pending since the last
+// flush with store (the small side tables), then empties it.
+func flushSide[T any](in *Ingester, pending *[]T, store func(context.Context, []T) error, what string) {
+	if len(*pending) == 0 {
 		return
 	}
 	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err := in.store.AppendChallenges(wctx, in.chal)
+	err := store(wctx, *pending)
 	cancel()
 	if err != nil {
-		in.log.Error().Err(err).Int("answers", len(in.chal)).Msg("analytics store refused challenge answers; dropped")
+		in.log.Error().Err(err).Int("count", len(*pending)).Msg("analytics store refused " + what + "; dropped")
 		in.setErr(err)
 	}
-	in.chal = in.chal[:0]
+	*pending = (*pending)[:0]
+}
+
+func (in *Ingester) flushTraining() {
+	flushSide(in, &in.train, in.store.AppendTraining, "training examples")
+}
+func (in *Ingester) flushChallenges() {
+	flushSide(in, &in.chal, in.store.AppendChallenges, "challenge answers")
 }
 
 // Err reports the store's last error and when it happened (nil when the
@@ -305,6 +333,7 @@ func (in *Ingester) Run(ctx context.Context) {
 	batch := make([]Record, 0, in.cfg.BatchSize)
 	flush := func() {
 		in.flushChallenges()
+		in.flushTraining()
 		if len(batch) == 0 {
 			return
 		}
@@ -426,6 +455,17 @@ func (in *Ingester) adapt(calm int) int {
 func (in *Ingester) handle(it item, j *joiner, batch []Record) []Record {
 	now := in.now()
 	switch {
+	case it.training != nil:
+		if in.trainByKey == nil {
+			in.trainByKey = map[string]int{}
+		}
+		if in.trainByKey[it.training.Key] < maxTrainingPerKey {
+			in.trainByKey[it.training.Key]++
+			in.train = append(in.train, *it.training)
+		}
+		if len(in.train) >= in.cfg.BatchSize {
+			in.flushTraining()
+		}
 	case it.challenge != nil:
 		in.chal = append(in.chal, *it.challenge)
 		if len(in.chal) >= in.cfg.BatchSize {

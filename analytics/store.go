@@ -18,6 +18,8 @@ type Store interface {
 	AppendFeedback(ctx context.Context, f Feedback) error
 	// AppendChallenges stores challenge answers.
 	AppendChallenges(ctx context.Context, cs []ChallengeRecord) error
+	// AppendTraining stores requests labelled by live feedback reports.
+	AppendTraining(ctx context.Context, ts []TrainingRecord) error
 
 	Timeseries(ctx context.Context, f Filter, step time.Duration, by Dim) ([]Point, error)
 	Histogram(ctx context.Context, f Filter) ([]Count, error)
@@ -30,6 +32,8 @@ type Store interface {
 	// Challenges counts the answers in [from, to) on host ("" = all):
 	// per result, and per outcome every step.
 	Challenges(ctx context.Context, from, to time.Time, host string, step time.Duration) (ChallengeStats, error)
+	// TrainingExamples returns the labelled requests in [from, to), oldest first.
+	TrainingExamples(ctx context.Context, from, to time.Time, limit int) ([]TrainingRecord, error)
 
 	// Maintain applies retention: detail older than the retention, or
 	// beyond the size cap, is rolled up per hour and deleted.

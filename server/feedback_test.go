@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/botwarden/botwarden/config"
+	"github.com/botwarden/botwarden/detect/ml"
 )
 
 // TestFeedbackReachesTheNextCheck files reports on the admin API and sends
@@ -71,6 +72,39 @@ func TestFeedbackReachesTheNextCheck(t *testing.T) {
 		t.Fatal("the exemption of one address let its network through")
 	}
 
+	// Requests of reported clients are kept as labelled training data:
+	// bot for the false negative's network, human for an exempt address
+	// elsewhere; none where the two reports disagree (192.0.2.50).
+	report(`{"kind":"false_positive","key":"ip:198.51.100.9","description":"a customer"}`)
+	if code, _, _ := check("198.51.100.9"); code != codes.OK {
+		t.Fatal("exempt customer denied")
+	}
+	var examples []ml.Example
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		tr, err := http.Get(base + "/api/v1/training?since=1h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		examples, err = ml.ReadExamples(tr.Body)
+		tr.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(examples) >= 4 || time.Now().After(deadline) {
+			break
+		}
+	}
+	labels := map[string]int{}
+	for _, e := range examples {
+		labels[e.Label]++
+		if e.Headers["user-agent"] != chromeUA || e.Method != "GET" || e.Path != "/product/1" {
+			t.Errorf("training example lost the request: %+v", e)
+		}
+	}
+	if labels[ml.LabelBot] != 3 || labels[ml.LabelHuman] != 1 {
+		t.Fatalf("training labels %v, want 3 bot (192.0.2.50 once, 192.0.2.51 twice) and 1 human", labels)
+	}
+
 	resp, err := http.Get(base + "/api/v1/feedback?live=true")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +112,7 @@ func TestFeedbackReachesTheNextCheck(t *testing.T) {
 	defer resp.Body.Close()
 	var list struct{ Feedback []map[string]any }
 	json.NewDecoder(resp.Body).Decode(&list)
-	if len(list.Feedback) != 2 {
+	if len(list.Feedback) != 3 {
 		t.Fatalf("live feedback: %v", list.Feedback)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // --since 1h --score-below 30`; `report` files a feedback report about
 // what the filter selects, a request or a client key.
 func analyticsCmd(args []string, stdout, stderr io.Writer) error {
-	const sub = "top, events, histogram, verdicts, feedback, report"
+	const sub = "top, events, histogram, verdicts, feedback, report, training"
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintf(stderr, "usage: botwarden analytics {%s} [flags]\n", sub)
 		return flag.ErrHelp
@@ -93,7 +93,7 @@ func analyticsCmd(args []string, stdout, stderr io.Writer) error {
 	case "events":
 		endpoint = "events"
 		set("page", *page)
-	case "histogram", "verdicts", "feedback":
+	case "histogram", "verdicts", "feedback", "training":
 		endpoint = what
 	case "report":
 		endpoint = "feedback"
@@ -207,7 +207,7 @@ func printAnswer(w io.Writer, what string, body []byte) error {
 		if a.Next != "" {
 			fmt.Fprintf(tw, "next page: --page %s\n", a.Next)
 		}
-	default: // verdicts, feedback, report: the JSON is the clearest form
+	default: // verdicts, feedback, report: the JSON is the clearest form; training: JSON lines for botwarden train
 		_, err := w.Write(body)
 		return err
 	}

@@ -101,8 +101,12 @@ func botwarden(t *testing.T, fc wasmfilter.Config, mutate ...func(*config.Config
 		cfg.Session.Revalidate = fc.Revalidate.Duration
 		cfg.Session.IPv4Prefix, cfg.Session.IPv6Prefix = fc.IPv4Prefix, fc.IPv6Prefix
 		// The gateway, as Envoy's connection manager, sets
-		// x-envoy-external-address to the client address it trusts.
+		// x-envoy-external-address to the client address it trusts: the
+		// Check and the challenge endpoint (the detection's posts, routed
+		// to botwarden's HTTP port) must both take it, or a ticket bound
+		// on one is refused on the other behind a trusted hop.
 		cfg.ExtAuthz.ClientIP.UseExternalAddress = true
+		cfg.ExtAuthz.HTTP.ClientIP.UseExternalAddress = true
 	}).Server
 }
 

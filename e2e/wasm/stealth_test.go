@@ -161,11 +161,14 @@ func (p pageShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request low. Target: the origin serves it fewer than 5 pages, and the
 // detection reports the stealth patches (worker-mismatch, tampered).
 //
-// Client address: crawl.js sets no headers, so there is no
-// x-forwarded-for; with one trusted hop and too few entries the gateway
-// falls back to the TCP peer, 127.0.0.1, which is internal (no
-// x-envoy-external-address), and botwarden judges the peer it is given:
-// 127.0.0.1 (checked below from the access log).
+// Client address: crawl.js sends x-forwarded-for: residential (a
+// TEST-NET-3 address standing for a home connection, as a scraper behind a
+// residential proxy network appears) on every request, the page views and
+// the detection's own posts; the gateway trusts one hop, so botwarden
+// judges that address (checked below from the access log).
+// residential is the stealth crawler's address (TEST-NET-3).
+const residential = "203.0.113.73"
+
 func TestStealthChromiumInvisibleDetection(t *testing.T) {
 	log.SetOutput(io.Discard) // proxytest prints every proxy_log call
 	t.Cleanup(func() { log.SetOutput(os.Stderr) })
@@ -186,7 +189,7 @@ func TestStealthChromiumInvisibleDetection(t *testing.T) {
 			})
 
 			cmd := exec.Command(node, crawl, gw.URL(), mode, fmt.Sprint(pagesToCrawl), delayMs)
-			cmd.Env = append(os.Environ(), "CHROMIUM="+chrome)
+			cmd.Env = append(os.Environ(), "CHROMIUM="+chrome, "XFF="+residential)
 			if mode == "headful" {
 				cmd.Env = append(cmd.Env, "DISPLAY="+xvfbDisplay(t))
 			}
@@ -282,8 +285,8 @@ func TestStealthChromiumInvisibleDetection(t *testing.T) {
 				t.Fatalf("crawler reported %d pages, want %d: %s", len(visits), pagesToCrawl, stderr.String())
 			}
 			for i, v := range r.Verdicts {
-				if v.Checked && v.Client != "127.0.0.1" {
-					t.Errorf("page %d: judged client %q, want the loopback peer 127.0.0.1", i+1, v.Client)
+				if v.Checked && v.Client != residential {
+					t.Errorf("page %d: judged client %q, want %s", i+1, v.Client, residential)
 				}
 			}
 			if failed < 1 || len(stealthTags) == 0 {

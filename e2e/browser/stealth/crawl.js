@@ -4,7 +4,10 @@
 // automation (navigator.webdriver, plugins, languages, WebGL vendor,
 // permissions, window.chrome, UA...). Usage:
 //   node crawl.js BASE_URL headless|headful PAGES DELAY_MS
-// Prints one JSON line per page: {"page": n, "status": s, "title": t}.
+// With XFF set, every request carries x-forwarded-for: XFF (the address a
+// gateway trusting one hop judges, as a scraper behind a residential proxy
+// network appears). Prints one JSON line per page: {"page": n, "status": s,
+// "title": t}.
 const puppeteer = require("puppeteer-extra");
 const Stealth = require("puppeteer-extra-plugin-stealth");
 puppeteer.use(Stealth());
@@ -19,6 +22,7 @@ puppeteer.use(Stealth());
   });
   try {
     const page = await browser.newPage();
+    if (process.env.XFF) await page.setExtraHTTPHeaders({ "x-forwarded-for": process.env.XFF });
     for (let i = 1; i <= pages; i++) {
       const resp = await page.goto(base + "/page/" + i, { waitUntil: "load", timeout: 20000 }).catch(() => null);
       // The challenge page answers itself and navigates on: give it time.
