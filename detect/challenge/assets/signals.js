@@ -101,16 +101,21 @@ var bwSignals = (function () {
   // shape of JavaScript, not of the browser's own code, and a worker is a
   // fresh realm they do not reach.
 
-  // Frames of a stack trace in script code that is not this page's: an
-  // injected wrapper (a Proxy trap, an evaluate-on-new-document script)
-  // shows up as one. The browser's own built-ins have no line and column.
+  // Frames of a stack trace in script code that is neither this page's
+  // nor this script's: an injected wrapper (a Proxy trap, an
+  // evaluate-on-new-document script) shows up as one. The browser's own
+  // built-ins have no line and column. Inlined (the challenge page) this
+  // code's frames carry the page's URL; loaded as jsd.js (the invisible
+  // detection, injected into the site's pages) they carry the script's,
+  // which only document.currentScript knows, and only while it loads.
   var here = location.href.split("#")[0];
+  var self = safe(function () { return (document.currentScript && document.currentScript.src) || ""; }, "");
   function foreignFrames(stack) {
     var lines = String(stack || "").split("\n"), n = 0;
     for (var i = 1; i < lines.length; i++) {
       var l = lines[i];
       if (!/^\s+at /.test(l) || !/:\d+:\d+\)?$/.test(l)) continue;
-      if (l.indexOf(here) < 0) n++;
+      if (l.indexOf(here) < 0 && (self === "" || self === "err" || l.indexOf(self) < 0)) n++;
     }
     return n;
   }
