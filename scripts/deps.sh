@@ -6,7 +6,8 @@
 # test), helm, built from source (deploy/helm chart tests), and g++ (the
 # analytics store, DuckDB, is C++ linked through cgo), node + npm (the
 # stealth-Chromium adversary of e2e/browser; the test installs its npm
-# packages with npm ci from the committed lockfile).
+# packages with npm ci from the committed lockfile), xdotool (the human
+# stand-in of e2e/wasm, driven only through the window system).
 # On Debian as root it installs what is missing; elsewhere it says what is
 # missing and the tests that need it skip with a message.
 set -euo pipefail
