@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/botwarden/botwarden/config"
@@ -112,7 +114,10 @@ func TestInvisibleDetection(t *testing.T) {
 		if title != "page 1" {
 			t.Fatalf("first page: title %q (challenged?)", title)
 		}
-		// The injected script posts its readings in the background.
+		// The injected script posts its readings in the background; the
+		// server counts the result before its answer (with the cookie)
+		// reaches the browser, so the cookie is waited for too.
+		before := browserCookie(t, tctx, base, fc.CookieName)
 		deadline := time.Now().Add(30 * time.Second)
 		for metricstest.Sum(t, s.Registry(), "botwarden_challenge_submissions_total", map[string]string{"result": "jsd_failed"}) < 1 {
 			if time.Now().After(deadline) {
@@ -120,6 +125,12 @@ func TestInvisibleDetection(t *testing.T) {
 					metricstest.Sum(t, s.Registry(), "botwarden_challenge_submissions_total", map[string]string{"result": "jsd_passed"}))
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		for browserCookie(t, tctx, base, fc.CookieName) == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the detection's result never reached the browser's cookie")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		if err := chromedp.Do(tctx, chromedp.Navigate(base+"/p/2")); err != nil {
 			t.Fatal(err)
@@ -133,6 +144,24 @@ func TestInvisibleDetection(t *testing.T) {
 			t.Errorf("headless Chromium was served page 2 after failing the invisible detection")
 		}
 	})
+}
+
+// browserCookie is the value of the browser's cookie name for url ("" when
+// it has none).
+func browserCookie(t *testing.T, ctx context.Context, url, name string) string {
+	t.Helper()
+	res, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // jsdConfig writes a copy of envoy-wasm.yaml with the filter's
