@@ -1,16 +1,15 @@
 package browser
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/botwarden/botwarden/e2e/desktop"
 )
 
 // chromium returns Debian's chromium binary, or skips.
@@ -40,44 +39,8 @@ func flags(profile string) []string {
 	return f
 }
 
-// xvfb starts a virtual X display for headful Chromium and returns its
-// DISPLAY value. Xvfb picks a free display number itself (-displayfd).
-func xvfb(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("Xvfb")
-	if err != nil {
-		t.Skip("Xvfb not installed (Debian package xvfb); CI installs it")
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(r).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case n := <-line:
-		if n == "" {
-			t.Fatal("Xvfb did not report a display")
-		}
-		return ":" + n
-	case <-time.After(20 * time.Second):
-		t.Fatal("Xvfb did not start")
-	}
-	return ""
-}
+// xvfb is desktop.Xvfb.
+func xvfb(t testing.TB) string { return desktop.Xvfb(t) }
 
 // plainChromium runs Chromium as a person would: a visible window (under
 // Xvfb), no DevTools protocol, no automation flag, opening url. This is the
@@ -87,17 +50,7 @@ func xvfb(t testing.TB) string {
 // one.
 func plainChromium(t testing.TB, display, url string) {
 	t.Helper()
-	args := append(flags(t.TempDir()), "--window-size=1200,900", url)
-	cmd := exec.Command(chromium(t), args...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group: stop it and its children
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	desktop.Start(t, display, chromium(t), append(flags(t.TempDir()), "--window-size=1200,900", url)...)
 }
 
 // driven returns a chromedp context on a fresh Chromium: headless (chromedp's

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/e2e/desktop"
 	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/internal/metricstest"
 )
@@ -240,7 +240,7 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 		t.Skip("xdotool not installed (Debian package xdotool); CI installs it")
 	}
 	chrome := stealthChromium(t)
-	display := xvfbDisplay(t)
+	display := desktop.Xvfb(t)
 
 	cfgFile, fc := jsdConfig(t)
 	ring, err := fc.Ring()
@@ -276,16 +276,7 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 	if os.Getuid() == 0 {
 		args = append(args, "--no-sandbox")
 	}
-	cmd := exec.Command(chrome, append(args, base+"/shop/1")...)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group: stop it and its children
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	cmd := desktop.Start(t, display, chrome, append(args, base+"/shop/1")...)
 	// The window: the visible one of the browser process (the wrapper
 	// execs chromium, so the pid is the browser's).
 	win := ""

@@ -20,6 +20,7 @@ import (
 
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/e2e/browser/headerclient"
+	"github.com/botwarden/botwarden/e2e/desktop"
 	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/internal/metricstest"
 )
@@ -91,50 +92,6 @@ func stealthChromium(t *testing.T) string {
 	return wrapper
 }
 
-// xvfbDisplay starts a virtual X display for headful Chromium and returns
-// its DISPLAY value (e2e/browser's xvfb, which is unexported): Xvfb picks
-// a free display number itself (-displayfd). Without Xvfb it skips, except
-// as root (CI) where it fails.
-func xvfbDisplay(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("Xvfb")
-	if err != nil {
-		if os.Getuid() == 0 {
-			t.Fatal("Xvfb is needed (Debian package xvfb)")
-		}
-		t.Skip("Xvfb not installed (Debian package xvfb); CI installs it")
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.Close()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(r).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case n := <-line:
-		if n == "" {
-			t.Fatal("Xvfb did not report a display")
-		}
-		return ":" + n
-	case <-time.After(20 * time.Second):
-		t.Fatal("Xvfb did not start")
-	}
-	return ""
-}
-
 // pageShop is headerclient.Shop under crawl.js's paths: /page/N is
 // product N (an HTML page, so the filter injects its script).
 type pageShop struct{ shop *headerclient.Shop }
@@ -191,7 +148,7 @@ func TestStealthChromiumInvisibleDetection(t *testing.T) {
 			cmd := exec.Command(node, crawl, gw.URL(), mode, fmt.Sprint(pagesToCrawl), delayMs)
 			cmd.Env = append(os.Environ(), "CHROMIUM="+chrome, "XFF="+residential)
 			if mode == "headful" {
-				cmd.Env = append(cmd.Env, "DISPLAY="+xvfbDisplay(t))
+				cmd.Env = append(cmd.Env, "DISPLAY="+desktop.Xvfb(t))
 			}
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // node and its Chromium: stop them together
 			var stderr bytes.Buffer
