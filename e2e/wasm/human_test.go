@@ -19,10 +19,9 @@ import (
 	"testing"
 	"time"
 
-	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
-
 	"github.com/botwarden/botwarden/detect"
 	"github.com/botwarden/botwarden/detect/token"
+	"github.com/botwarden/botwarden/e2e/browser/headerclient"
 	"github.com/botwarden/botwarden/e2e/desktop"
 	"github.com/botwarden/botwarden/e2e/gateway"
 	"github.com/botwarden/botwarden/internal/metricstest"
@@ -112,48 +111,6 @@ func (s *readerSite) served() []siteHit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]siteHit(nil), s.hits...)
-}
-
-// readerLog is a gateway.Options.Tap keeping every access-log entry with
-// its ext_authz verdict (absent on the filter's fast path).
-type readerLog struct {
-	mu  sync.Mutex
-	all []loggedReq
-}
-
-type loggedReq struct {
-	path, client, rule, source, jsd, session string
-	tags                                     []string
-	status, score                            int
-	checked                                  bool
-	action                                   detect.Action
-}
-
-func (l *readerLog) Log(e *accesslogv3.HTTPAccessLogEntry) {
-	r := loggedReq{path: e.GetRequest().GetPath(), status: int(e.GetResponse().GetResponseCode().GetValue())}
-	if md, ok := e.GetCommonProperties().GetMetadata().GetFilterMetadata()[gateway.MetadataNamespace]; ok {
-		f := md.GetFields()
-		r.checked = true
-		r.action = detect.Action(f[detect.FieldEnforcedAction].GetStringValue())
-		r.rule = f[detect.FieldRuleID].GetStringValue()
-		r.score = int(f[detect.FieldBotScore].GetNumberValue())
-		r.source = f[detect.FieldBotScoreSrc].GetStringValue()
-		r.jsd = f[detect.FieldJSDetectionPassed].GetStringValue()
-		r.session = f[detect.FieldSessionID].GetStringValue()
-		r.client = f[detect.FieldClientIP].GetStringValue()
-		for _, v := range f[detect.FieldBotTags].GetListValue().GetValues() {
-			r.tags = append(r.tags, v.GetStringValue())
-		}
-	}
-	l.mu.Lock()
-	l.all = append(l.all, r)
-	l.mu.Unlock()
-}
-
-func (l *readerLog) entries() []loggedReq {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]loggedReq(nil), l.all...)
 }
 
 // jsdTap is a reverse proxy in front of botwarden's HTTP port keeping the
@@ -260,7 +217,7 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 	s := botwarden(t, fc)
 	host := gateway.NewWasmHost(buildFilter(t))
 	t.Cleanup(func() { _ = host.Close() })
-	rec := &readerLog{}
+	rec := &headerclient.Recorder{}
 	tap := &jsdTap{next: httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: s.HTTPAddr().String()})}
 	tapAddr := serveLoopback(t, tap)
 	gw := startGateway(t, s, serveLoopback(t, site), host, cfgFile, func(o *gateway.Options) {
@@ -359,19 +316,19 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 	elapsed := time.Since(start)
 	time.Sleep(time.Second) // the last access-log entries
 
-	logged, hits := rec.entries(), site.served()
+	logged, hits := rec.All(), site.served()
 	var challenges, blocks, checked int
 	var scores []string
 	for _, r := range logged {
-		if !r.checked {
+		if !r.Checked {
 			continue
 		}
 		checked++
-		scores = append(scores, fmt.Sprintf("%s:%d", r.path, r.score))
+		scores = append(scores, fmt.Sprintf("%s:%d", r.Path, r.Score))
 		switch {
-		case r.action == detect.ActionManagedChallenge || r.action == detect.ActionJSChallenge:
+		case r.Action == detect.ActionManagedChallenge || r.Action == detect.ActionJSChallenge:
 			challenges++
-		case r.action == detect.ActionBlock || r.status == http.StatusForbidden:
+		case r.Action == detect.ActionBlock || r.Status == http.StatusForbidden:
 			blocks++
 		}
 	}
@@ -385,7 +342,7 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 	fmt.Fprintf(&b, "  checked scores %v\n  detection readings posted: %v\n", scores, tap.readings())
 	for _, r := range logged {
 		fmt.Fprintf(&b, "  log    %-22s %3d checked=%-5v action %-16s rule %-32q score %2d (%s) tags %v js %-7s session %.8s client %s\n",
-			r.path, r.status, r.checked, r.action, r.rule, r.score, r.source, r.tags, r.jsd, r.session, r.client)
+			r.Path, r.Status, r.Checked, r.Action, r.Rule, r.Score, r.Source, r.Tags, r.JSD, r.Session, r.Client)
 	}
 	for _, h := range hits {
 		fmt.Fprintf(&b, "  origin %s %-22s %3d session %.8s score %2d js checked=%v passed=%v x-bot-js-detection %q\n",
@@ -410,11 +367,11 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 	}
 	sessions := map[string]bool{}
 	for _, r := range logged {
-		if r.checked && r.client != "127.0.0.1" {
-			t.Errorf("%s: judged client %q, want the loopback peer 127.0.0.1", r.path, r.client)
+		if r.Checked && r.Client != "127.0.0.1" {
+			t.Errorf("%s: judged client %q, want the loopback peer 127.0.0.1", r.Path, r.Client)
 		}
-		if r.session != "" {
-			sessions[r.session] = true
+		if r.Session != "" {
+			sessions[r.Session] = true
 		}
 	}
 	if len(sessions) != 1 {
@@ -441,8 +398,8 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 		target("human reader: %d requests blocked, want none", blocks)
 	}
 	for _, r := range logged {
-		if strings.HasPrefix(r.path, "/shop/") && r.status != http.StatusOK {
-			target("page %s: status %d (%s), want 200", r.path, r.status, r.rule)
+		if strings.HasPrefix(r.Path, "/shop/") && r.Status != http.StatusOK {
+			target("page %s: status %d (%s), want 200", r.Path, r.Status, r.Rule)
 		}
 	}
 	if passed < 1 || failed != 0 {
@@ -462,11 +419,11 @@ func TestHumanReaderNeverChallenged(t *testing.T) {
 	}
 	firstPage := true
 	for _, r := range logged {
-		if !strings.HasPrefix(r.path, "/shop/") {
+		if !strings.HasPrefix(r.Path, "/shop/") {
 			continue
 		}
-		if !firstPage && r.checked && r.jsd != detect.JSDetectionResultPassed {
-			target("page %s: JSDetectionPassed %q in the verdict, want %q", r.path, r.jsd, detect.JSDetectionResultPassed)
+		if !firstPage && r.Checked && r.JSD != detect.JSDetectionResultPassed {
+			target("page %s: JSDetectionPassed %q in the verdict, want %q", r.Path, r.JSD, detect.JSDetectionResultPassed)
 		}
 		firstPage = false
 	}

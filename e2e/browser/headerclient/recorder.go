@@ -21,6 +21,8 @@ type Verdict struct {
 	Source  string
 	Tags    []string
 	Client  string // the client address botwarden judged
+	JSD     string // JSDetectionPassed: passed, failed, missing
+	Session string // the session the request carried, "" for none
 }
 
 // Recorder is a gateway.Options.Tap keeping the verdict of every request.
@@ -40,6 +42,8 @@ func (r *Recorder) Log(e *accesslogv3.HTTPAccessLogEntry) {
 		v.Score = int(f[detect.FieldBotScore].GetNumberValue())
 		v.Source = f[detect.FieldBotScoreSrc].GetStringValue()
 		v.Client = f[detect.FieldClientIP].GetStringValue()
+		v.JSD = f[detect.FieldJSDetectionPassed].GetStringValue()
+		v.Session = f[detect.FieldSessionID].GetStringValue()
 		for _, t := range f[detect.FieldBotTags].GetListValue().GetValues() {
 			v.Tags = append(v.Tags, t.GetStringValue())
 		}
@@ -60,4 +64,11 @@ func (r *Recorder) Of(path string) (Verdict, bool) {
 		}
 	}
 	return Verdict{}, false
+}
+
+// All returns every verdict logged so far, in order.
+func (r *Recorder) All() []Verdict {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Verdict(nil), r.all...)
 }
