@@ -147,7 +147,7 @@ func TestDashboardInChromium(t *testing.T) {
 		ray  string
 		code int
 	}{{ray, 200}, {"0123456789abcdef", 404}} {
-		resp, err := http.PostForm(gw.URL()+extauthz.FeedbackPath, url.Values{"ray": {c.ray}, "message": {"I was buying socks"}})
+		resp, err := http.PostForm(gw.URL()+extauthz.FeedbackPath, url.Values{"ray": {c.ray}, "message": {`<img src=x onerror="window.__pwned=1">I was buying socks`}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,6 +252,18 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("category legend %q: decisions not joined", legend)
 	}
 	noScriptRan("overview")
+	// The Challenges card (loaded after the page is ready): this traffic
+	// has no challenge answers; the card says so, in words.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#stat-challenges-issued`)); err != nil {
+		t.Fatal(err)
+	}
+	ccard, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("stat-challenges-issued").closest("section").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ccard, "no answers in this range") || strings.Contains(ccard, "null") || strings.Contains(ccard, "undefined") {
+		t.Errorf("challenges card: %q", ccard)
+	}
 	shot("overview")
 
 	// Click the markup user agent: the filter is in the URL and the

@@ -252,7 +252,7 @@ async function overview(main) {
   main.append(ccard);
   api("challenges", p).then((c) => {
     const rate = c.issued ? Math.round(100 * c.solved / c.issued) + "%" : "–";
-    ccard.append(el("div", { className: "stats" },
+    ccard.append(...[el("div", { className: "stats" },
       stat("Issued", c.issued, "challenges-issued"), stat("Solved", c.solved, "challenges-solved"),
       stat("Failed", c.failed, "challenges-failed"), stat("Rejected answers", c.rejected, "challenges-rejected"),
       el("div", { className: "stat" }, el("div", { className: "n", id: "stat-challenges-rate" }, rate), el("div", {}, "solved / issued")),
@@ -261,7 +261,7 @@ async function overview(main) {
       c.results.length ? el("table", { className: "events", id: "challenge-results" },
         el("tr", {}, ["Kind", "Result", "Outcome", "Answers", "Median time"].map((h) => el("th", {}, h))),
         c.results.map((r) => el("tr", {}, el("td", {}, r.kind), el("td", {}, r.result), el("td", {}, r.outcome), el("td", {}, num(r.count)),
-          el("td", {}, r.median_solve_ms ? Math.round(r.median_solve_ms) + " ms" : "")))) : null);
+          el("td", {}, r.median_solve_ms ? Math.round(r.median_solve_ms) + " ms" : "")))) : null].filter(Boolean));
   }).catch(showError);
   const vcard = card("Verdicts published");
   main.append(vcard);
